@@ -1,0 +1,8 @@
+"""Placeholder entry point; replaced by the CLI issue's work."""
+
+import click
+
+
+@click.group()
+def main() -> None:
+    """Deploy and operate CEAP workflows."""

@@ -1,0 +1,1 @@
+"""CEAP stage runtime: the code that runs inside every workflow stage."""

@@ -1,0 +1,36 @@
+"""Error types a stage raises. Their class names are the Step Functions error names.
+
+The state machine retries ``StageTransientError`` (and Lambda service faults) twice
+with exponential backoff, and never retries ``StageInputError`` or
+``StageConfigError``: those fail the execution with the message as its cause.
+"""
+
+from __future__ import annotations
+
+
+class StageError(Exception):
+    """Base class; never raised directly."""
+
+
+class StageInputError(StageError):
+    """The execution input or a predecessor's data is wrong. Not retryable."""
+
+
+class StageConfigError(StageError):
+    """The function's configuration (environment) is missing or invalid. Not retryable."""
+
+
+class StageTransientError(StageError):
+    """A fault that may pass: throttling, 5xx, timeouts, connection errors. Retryable."""
+
+
+#: Error names the state machine retries (the modules issue builds its Retry from these).
+RETRYABLE_ERROR_NAMES: tuple[str, ...] = (
+    "StageTransientError",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+#: Error names that fail the execution at once.
+NON_RETRYABLE_ERROR_NAMES: tuple[str, ...] = ("StageInputError", "StageConfigError")
