@@ -1,0 +1,159 @@
+"""Parsing and validating what Step Functions passes to a stage.
+
+``StageEvent.parse`` checks the event envelope (``executionId``, ``currentStage``,
+``previousStage``, ``workflowBucket``) and the execution input in ``initialData``.
+Every problem is a ``StageInputError`` whose message says which field is wrong and
+what it must be.
+
+Execution input rules:
+
+- ``{}`` (or ``null``) is the empty run: every stage succeeds with zero records.
+- A run with ``records`` or ``source`` needs ``programId``, ``marketplace`` and
+  ``dateRange`` (``{"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"}``, inclusive,
+  start <= end). Fields that are present are always validated.
+- ``records`` (a JSON array) and ``source`` (an ``s3://`` URI) exclude each other.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from ceap_stages import contract
+from ceap_stages.errors import StageConfigError, StageInputError
+
+# Ids enter DynamoDB keys joined by '#', so they may not contain '#'.
+_PROGRAM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
+_MARKETPLACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
+
+
+def _parse_date(value: Any, name: str) -> str:
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    raise StageInputError(f"{name} must be an ISO date YYYY-MM-DD, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ExecutionRequest:
+    """The execution input (``initialData``), validated."""
+
+    program_id: str | None = None
+    marketplace: str | None = None
+    date_start: str | None = None  # inclusive, YYYY-MM-DD
+    date_end: str | None = None  # inclusive, YYYY-MM-DD
+    records: list[Any] | None = None
+    source: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def has_input(self) -> bool:
+        return self.records is not None or self.source is not None
+
+    @classmethod
+    def parse(cls, data: Any) -> ExecutionRequest:
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise StageInputError(
+                f"the execution input must be a JSON object, got {type(data).__name__}"
+            )
+        program_id = data.get("programId")
+        if program_id is not None and not (
+            isinstance(program_id, str) and _PROGRAM_ID.match(program_id)
+        ):
+            raise StageInputError(
+                f"programId must be 1-100 letters, digits or '_.:-', got {program_id!r}"
+            )
+        marketplace = data.get("marketplace")
+        if marketplace is not None and not (
+            isinstance(marketplace, str) and _MARKETPLACE.match(marketplace)
+        ):
+            raise StageInputError(
+                f"marketplace must be 1-32 letters, digits or '_.-' (e.g. US), got {marketplace!r}"
+            )
+        start = end = None
+        if "dateRange" in data:
+            date_range = data["dateRange"]
+            if not isinstance(date_range, dict) or {"start", "end"} - date_range.keys():
+                raise StageInputError(
+                    'dateRange must be {"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"}, '
+                    f"got {date_range!r}"
+                )
+            start = _parse_date(date_range["start"], "dateRange.start")
+            end = _parse_date(date_range["end"], "dateRange.end")
+            if start > end:
+                raise StageInputError(f"dateRange.start {start} is after dateRange.end {end}")
+        records = data.get("records")
+        if records is not None and not isinstance(records, list):
+            raise StageInputError(f"records must be a JSON array, got {type(records).__name__}")
+        source = data.get("source")
+        if source is not None and not (isinstance(source, str) and source.startswith("s3://")):
+            raise StageInputError(f"source must be an s3://bucket/key URI, got {source!r}")
+        if records is not None and source is not None:
+            raise StageInputError("give either records or source in the execution input, not both")
+        if records is not None or source is not None:
+            missing = [
+                name
+                for name, value in (
+                    ("programId", program_id),
+                    ("marketplace", marketplace),
+                    ("dateRange", start),
+                )
+                if value is None
+            ]
+            if missing:
+                raise StageInputError(
+                    f"the execution input has {'records' if records is not None else 'a source'} "
+                    f"but no {', '.join(missing)}: add {' and '.join(missing)}"
+                )
+        return cls(program_id, marketplace, start, end, records, source, data)
+
+
+@dataclass(frozen=True)
+class StageEvent:
+    """The Lambda event of a stage (see ARCHITECTURE.md "Lambda event")."""
+
+    execution_id: str
+    current_stage: str
+    previous_stage: str | None
+    workflow_bucket: str
+    request: ExecutionRequest
+
+    @classmethod
+    def parse(cls, event: Any, expected_stage: str) -> StageEvent:
+        if not isinstance(event, dict):
+            raise StageInputError(
+                f"the stage event must be a JSON object, got {type(event).__name__}"
+            )
+        execution_id = event.get("executionId")
+        try:
+            contract.check_execution_id(execution_id)  # type: ignore[arg-type]
+        except contract.ContractError as exc:
+            raise StageInputError(f"event.executionId: {exc}") from None
+        current = event.get("currentStage")
+        if current != expected_stage:
+            raise StageConfigError(
+                f"event.currentStage is {current!r} but this function runs the {expected_stage} "
+                "stage: the state machine passes the wrong stage to this function"
+            )
+        previous = event.get("previousStage")
+        if previous is not None and (previous not in contract.STAGES or previous == current):
+            raise StageInputError(
+                f"event.previousStage must be null or another stage id "
+                f"({', '.join(contract.STAGES)}), got {previous!r}"
+            )
+        bucket = event.get("workflowBucket")
+        if not isinstance(bucket, str) or not bucket:
+            raise StageInputError(f"event.workflowBucket must be a bucket name, got {bucket!r}")
+        return cls(
+            execution_id,  # type: ignore[arg-type]
+            current,
+            previous,
+            bucket,
+            ExecutionRequest.parse(event.get("initialData")),
+        )

@@ -1,0 +1,333 @@
+"""Streaming JSON Lines: reading lines from byte streams, writing rolling part objects.
+
+Nothing here holds a whole input or output. Readers pull fixed-size chunks and
+split them into lines; writers keep one bounded buffer per output, upload it as a
+chunk when it fills, and roll to the next ``part-NNNNN.jsonl`` at a size or record
+threshold. The S3 versions live in ``ceap_stages.s3io``; the local-file versions
+here serve tests and benchmarks with the very same stage logic.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+import orjson
+
+from ceap_stages.errors import StageInputError
+
+GZIP_MAGIC = b"\x1f\x8b"
+READ_CHUNK_BYTES = 1024 * 1024
+#: A single line longer than this is refused (a file without newlines must not eat memory).
+MAX_LINE_BYTES = 16 * 1024 * 1024
+
+
+class _Prepended(io.RawIOBase):
+    """A stream whose first bytes were already read (to sniff the gzip magic)."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            head, self._head = self._head, b""
+            return head
+        return self._rest.read(size) if size is not None and size >= 0 else self._rest.read()
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def maybe_gunzip(stream: BinaryIO) -> BinaryIO:
+    """Wrap ``stream`` in a gzip reader when it starts with the gzip magic bytes."""
+    head = stream.read(2)
+    while 0 < len(head) < 2:  # a short read from a network stream
+        more = stream.read(2 - len(head))
+        if not more:
+            break
+        head += more
+    joined = _Prepended(head, stream)
+    if head == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=joined, mode="rb")  # type: ignore[return-value]
+    return joined  # type: ignore[return-value]
+
+
+def iter_stream_lines(stream: BinaryIO, name: str) -> Iterator[list[bytes]]:
+    """Yield lists of lines (without the newline) read chunk by chunk from ``stream``."""
+    rest = b""
+    try:
+        while True:
+            chunk = stream.read(READ_CHUNK_BYTES)
+            if not chunk:
+                break
+            if rest:
+                chunk = rest + chunk
+            lines = chunk.split(b"\n")
+            rest = lines.pop()
+            if len(rest) > MAX_LINE_BYTES:
+                raise StageInputError(
+                    f"{name}: a line is longer than {MAX_LINE_BYTES} bytes; "
+                    "is it JSON Lines (one object per line)?"
+                )
+            if lines:
+                yield lines
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise StageInputError(f"{name}: not a readable gzip stream ({exc})") from None
+    if rest:
+        yield [rest]
+
+
+class LineSource:
+    """The lines of one or more named byte streams, in order, as one iterable.
+
+    Line numbers seen by a consumer (1-based, counting every line including blank
+    ones) map back to ``"<object> line <n>"`` with ``locate`` for error messages.
+    """
+
+    def __init__(
+        self,
+        objects: Iterable[tuple[str, Callable[[], BinaryIO]]] = (),
+        *,
+        lines: Iterable[bytes] | None = None,
+        name: str = "input",
+    ) -> None:
+        self._objects = objects
+        self._lines = lines
+        self._marks: list[tuple[int, str]] = [] if lines is None else [(0, name)]
+        self._unit = "line" if lines is None else "record"
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[bytes], name: str = "input") -> LineSource:
+        """Lines already split (tests, inline records)."""
+        return cls(lines=lines, name=name)
+
+    @classmethod
+    def from_records(cls, records: Iterable[object], name: str) -> LineSource:
+        """Inline JSON values (``initialData.records``) as JSON lines."""
+        return cls.from_lines((orjson.dumps(r) for r in records), name)
+
+    @classmethod
+    def from_files(cls, paths: Iterable[Path]) -> LineSource:
+        """Local JSON Lines files (gzip detected by magic bytes)."""
+        return cls((str(p), lambda p=p: maybe_gunzip(open(p, "rb"))) for p in paths)
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._lines is not None:
+            yield from self._lines
+            return
+        total = 0
+        for name, opener in self._objects:
+            self._marks.append((total, name))
+            stream = opener()
+            try:
+                for batch in iter_stream_lines(stream, name):
+                    total += len(batch)
+                    yield from batch
+            finally:
+                stream.close()
+
+    def locate(self, line_number: int) -> str:
+        """Where the consumer's ``line_number`` (1-based) came from."""
+        for start, name in reversed(self._marks):
+            if line_number > start:
+                return f"{name} {self._unit} {line_number - start}"
+        return f"{self._unit} {line_number}"
+
+    def object_line(self, line_number: int) -> tuple[str, int]:
+        """(object name, line within that object) for the consumer's ``line_number``."""
+        for start, name in reversed(self._marks):
+            if line_number > start:
+                return name, line_number - start
+        return "", line_number
+
+
+class LineSink(Protocol):
+    """Where a stage writes serialized records (one JSON document plus newline each)."""
+
+    def write(self, line: bytes) -> None: ...
+
+
+class ListSink:
+    """A ``LineSink`` keeping lines in memory (tests and small helpers only)."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+        self.write = self.lines.append
+
+    def records(self) -> list[Any]:
+        return [orjson.loads(line) for line in self.lines]
+
+
+@dataclass(frozen=True)
+class WrittenObject:
+    """One finished data object: its key/path, record count, size and checksum."""
+
+    key: str
+    records: int
+    size: int
+    sha256: str
+
+
+class ObjectUpload(Protocol):
+    """One object being written in chunks (an S3 multipart upload or a local file)."""
+
+    def write_chunk(self, data: bytes) -> None: ...
+
+    def complete(self, last: bytes) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class PartWriter:
+    """Rolling JSON Lines output with one bounded buffer.
+
+    ``write`` takes one serialized record ending in a newline. The buffer is handed
+    to the current object as a chunk once it reaches ``chunk_bytes``; the object is
+    finished at ``max_bytes`` or ``max_records`` and the next part is started.
+    ``close`` finishes the last object; with ``always_one`` an output with no
+    records still produces one empty object (the contract's zero-record case).
+    """
+
+    def __init__(
+        self,
+        key_for: Callable[[int], str],
+        open_object: Callable[[str], ObjectUpload],
+        *,
+        max_bytes: int,
+        max_records: int,
+        chunk_bytes: int,
+        always_one: bool = True,
+    ) -> None:
+        self._key_for = key_for
+        self._open_object = open_object
+        self._max_bytes = max_bytes
+        self._max_records = max_records
+        self._chunk_bytes = min(chunk_bytes, max_bytes)
+        self._always_one = always_one
+        self._buf = bytearray()
+        self._upload: ObjectUpload | None = None
+        self._hash = hashlib.sha256()
+        self._obj_bytes = 0  # bytes already handed to the current object
+        self._obj_records = 0  # records in the current object, buffer included
+        self._check_records = max_records  # ``_n`` value at which write() must look
+        self._n = 0
+        self.objects: list[WrittenObject] = []
+        self.count = 0  # total records written (final after close)
+        self._closed = False
+
+    def write(self, line: bytes) -> None:
+        self._buf += line
+        self._n += 1
+        if self._n >= self._check_records or len(self._buf) >= self._chunk_bytes:
+            self._settle()
+
+    def _settle(self) -> None:
+        self._obj_records += self._n
+        self.count += self._n
+        self._n = 0
+        if self._obj_records >= self._max_records or (
+            self._obj_bytes + len(self._buf) >= self._max_bytes
+        ):
+            self._finish_object()
+        elif len(self._buf) >= self._chunk_bytes:
+            self._hand_chunk()
+        self._check_records = self._max_records - self._obj_records
+
+    def _current(self) -> ObjectUpload:
+        if self._upload is None:
+            self._upload = self._open_object(self._key_for(len(self.objects)))
+        return self._upload
+
+    def _hand_chunk(self) -> None:
+        data = bytes(self._buf)
+        self._buf.clear()
+        self._hash.update(data)
+        self._current().write_chunk(data)
+        self._obj_bytes += len(data)
+
+    def _finish_object(self) -> None:
+        data = bytes(self._buf)
+        self._buf.clear()
+        self._hash.update(data)
+        upload = self._current()
+        upload.complete(data)
+        key = self._key_for(len(self.objects))
+        self.objects.append(
+            WrittenObject(
+                key, self._obj_records, self._obj_bytes + len(data), self._hash.hexdigest()
+            )
+        )
+        self._upload = None
+        self._hash = hashlib.sha256()
+        self._obj_bytes = 0
+        self._obj_records = 0
+
+    def close(self) -> list[WrittenObject]:
+        """Finish the last object; returns every object written, in order."""
+        if self._closed:
+            return self.objects
+        self._obj_records += self._n
+        self.count += self._n
+        self._n = 0
+        pending = self._obj_records or self._buf or self._upload is not None
+        if pending or (not self.objects and self._always_one):
+            self._finish_object()
+        self._closed = True
+        return self.objects
+
+    def abort(self) -> None:
+        """Drop an unfinished object (finished ones stay; the manifest is never written)."""
+        if self._upload is not None:
+            self._upload.abort()
+            self._upload = None
+        self._closed = True
+
+
+class _LocalFile:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._file = open(path, "wb")  # noqa: SIM115
+
+    def write_chunk(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def complete(self, last: bytes) -> None:
+        self._file.write(last)
+        self._file.close()
+
+    def abort(self) -> None:
+        self._file.close()
+        self._path.unlink(missing_ok=True)
+
+
+def local_part_writer(
+    directory: Path,
+    prefix: str = "",
+    *,
+    max_bytes: int = 128 * 1024 * 1024,
+    max_records: int = 1_000_000,
+    chunk_bytes: int = 8 * 1024 * 1024,
+    always_one: bool = True,
+) -> PartWriter:
+    """A ``PartWriter`` producing ``{directory}/{prefix}part-NNNNN.jsonl`` files."""
+    return PartWriter(
+        lambda i: f"{prefix}part-{i:05d}.jsonl",
+        lambda key: _LocalFile(directory / key),
+        max_bytes=max_bytes,
+        max_records=max_records,
+        chunk_bytes=chunk_bytes,
+        always_one=always_one,
+    )

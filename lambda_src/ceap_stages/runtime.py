@@ -1,0 +1,265 @@
+"""The base handler: the stage contract, owned in one place.
+
+A stage module defines a ``Stage`` subclass with its logic and exposes
+``handler = make_handler(MyStage)``. For every invocation the base handler:
+
+1. parses and validates the event (``ceap_stages.events``);
+2. resolves the input: the first stage (``previousStage`` null) reads
+   ``initialData.records`` inline or the ``initialData.source`` JSON Lines object(s);
+   every other stage reads the predecessor's manifest and only its ``dataKeys``;
+3. streams the lines through ``Stage.process`` into two rolling part writers
+   (data and ``rejected/``);
+4. writes the manifest last, emits metrics, and returns the small result.
+
+Errors: ``StageError`` subclasses propagate unchanged; contract violations become
+``StageInputError``; transient AWS faults (``aws.is_transient``) become
+``StageTransientError`` -- here and nowhere else. Anything else propagates as it
+is. A stage never returns a failure status.
+
+Configuration is read once per execution environment, at the first invocation (so a
+missing variable fails that invocation with ``StageConfigError``, an error name the
+state machine recognises; an exception at import time would instead surface as a
+Lambda init failure). It is re-read only if the environment changes (tests).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ceap_stages import contract, s3io
+from ceap_stages.aws import Clients, describe, is_transient
+from ceap_stages.config import CommonSettings
+from ceap_stages.errors import StageError, StageInputError, StageTransientError
+from ceap_stages.events import StageEvent
+from ceap_stages.jsonl import LineSource, PartWriter
+from ceap_stages.observability import (
+    MetricUnit,
+    emit_count_by_dimension,
+    logger,
+    new_metrics,
+)
+
+SUCCEEDED = "SUCCEEDED"
+
+
+@dataclass
+class StageJob:
+    """Everything a stage's logic may need about the current invocation."""
+
+    event: StageEvent
+    settings: CommonSettings
+    clients: Clients
+    started_at: str
+    started_epoch: float
+
+
+@dataclass
+class StageOutcome:
+    """What ``Stage.process`` reports besides the records it wrote.
+
+    ``records_in`` counts the input records (lines) the stage consumed;
+    ``rejected_by_reason`` counts rejections per reason code; ``metrics`` holds
+    stage-specific counters (integers go to EMF as counts, everything goes to the
+    manifest).
+    """
+
+    records_in: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+class Stage(ABC):
+    """The logic of one stage. Subclasses read their settings in ``__init__``."""
+
+    stage_id: ClassVar[str]
+
+    def __init__(self, env: Mapping[str, str], clients: Clients) -> None:
+        self.env = env
+        self.clients = clients
+
+    @abstractmethod
+    def process(
+        self, job: StageJob, source: LineSource, out: PartWriter, rejected: PartWriter
+    ) -> StageOutcome:
+        """Stream ``source`` into ``out`` (and ``rejected``); return the counts."""
+
+
+def _env_fingerprint(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        sorted((k, v) for k, v in env.items() if k.startswith(("CEAP_", "AWS_", "POWERTOOLS_")))
+    )
+
+
+class StageRuntime:
+    """A configured stage plus its clients: built once per execution environment."""
+
+    def __init__(self, stage_cls: type[Stage], env: Mapping[str, str]) -> None:
+        self.settings = CommonSettings.from_env(env, stage_cls.stage_id)
+        self.clients = Clients(env)
+        self.stage = stage_cls(env, self.clients)
+
+    def handle(self, raw_event: Any, context: Any) -> dict[str, Any]:
+        settings = self.settings
+        stage_id = settings.stage
+        started_epoch = time.time()
+        metrics = new_metrics()
+        metrics.add_dimension(name="workflow", value=settings.workflow)
+        metrics.add_dimension(name="stage", value=stage_id)
+        logger.append_keys(
+            workflow=settings.workflow,
+            stage=stage_id,
+            executionId=raw_event.get("executionId") if isinstance(raw_event, dict) else None,
+            requestId=getattr(context, "aws_request_id", None),
+        )
+        try:
+            event = StageEvent.parse(raw_event, stage_id)
+            job = StageJob(event, settings, self.clients, contract.utc_now_iso(), started_epoch)
+            return self._run(job, metrics)
+        except StageError as exc:
+            self._failed(exc, metrics)
+            raise
+        except contract.ContractError as exc:
+            error = StageInputError(str(exc))
+            self._failed(error, metrics)
+            raise error from None
+        except Exception as exc:
+            if not is_transient(exc):
+                self._failed(exc, metrics)
+                raise
+            error = StageTransientError(
+                f"{stage_id}: transient AWS fault ({describe(exc)}); the state machine retries"
+            )
+            self._failed(error, metrics)
+            raise error from exc
+        finally:
+            metrics.flush_metrics()
+
+    def _failed(self, exc: BaseException, metrics: Any) -> None:
+        metrics.add_metric(name="StageErrors", unit=MetricUnit.Count, value=1)
+        logger.error(
+            "stage failed", extra={"errorType": type(exc).__name__, "errorMessage": str(exc)}
+        )
+
+    def _input(self, job: StageJob) -> LineSource:
+        event = job.event
+        s3 = self.clients.s3
+        if event.previous_stage is not None:
+            manifest = s3io.read_manifest(
+                s3, event.workflow_bucket, event.execution_id, event.previous_stage
+            )
+            logger.info(
+                "reading predecessor output",
+                extra={
+                    "previousStage": event.previous_stage,
+                    "recordCount": manifest.recordCount,
+                    "dataKeys": len(manifest.dataKeys),
+                },
+            )
+            return s3io.manifest_lines(s3, event.workflow_bucket, manifest)
+        request = event.request
+        if request.records is not None:
+            logger.info("reading inline records", extra={"records": len(request.records)})
+            return LineSource.from_records(request.records, "initialData.records")
+        if request.source is not None:
+            logger.info("reading source", extra={"source": request.source})
+            return s3io.source_lines(s3, request.source)
+        logger.info("empty execution input: zero records")
+        return LineSource.from_lines((), "initialData")
+
+    def _run(self, job: StageJob, metrics: Any) -> dict[str, Any]:
+        event, settings = job.event, job.settings
+        eid, stage_id, bucket = event.execution_id, settings.stage, event.workflow_bucket
+        s3 = self.clients.s3
+        source = self._input(job)
+        out = s3io.part_writer(
+            s3, bucket, lambda i: contract.data_key(eid, stage_id, i), settings, always_one=True
+        )
+        rejected = s3io.part_writer(
+            s3,
+            bucket,
+            lambda i: contract.rejected_key(eid, stage_id, i),
+            settings,
+            always_one=False,
+        )
+        try:
+            outcome = self.stage.process(job, source, out, rejected)
+            data_objects = out.close()
+            rejected_objects = rejected.close()
+        except BaseException:
+            out.abort()
+            rejected.abort()
+            raise
+        duration_ms = round((time.time() - job.started_epoch) * 1000)
+        manifest_metrics: dict[str, Any] = {
+            "recordsIn": outcome.records_in,
+            "recordsOut": out.count,
+            "rejected": rejected.count,
+            "rejectedByReason": dict(sorted(outcome.rejected_by_reason.items())),
+            "bytesOut": sum(o.size for o in data_objects),
+            "durationMs": duration_ms,
+            **outcome.metrics,
+        }
+        manifest = contract.Manifest(
+            stage=stage_id,
+            executionId=eid,
+            recordCount=out.count,
+            dataKeys=[o.key for o in data_objects],
+            rejectedCount=rejected.count,
+            rejectedKeys=[o.key for o in rejected_objects],
+            metrics=manifest_metrics,
+            checksums={o.key: f"sha256:{o.sha256}" for o in (*data_objects, *rejected_objects)},
+            startedAt=job.started_at,
+            finishedAt=contract.utc_now_iso(),
+        )
+        key = s3io.write_manifest(s3, bucket, manifest)
+        self._emit(metrics, manifest_metrics, outcome)
+        logger.info("stage finished", extra={"manifestKey": key, "metrics": manifest_metrics})
+        return {
+            "status": SUCCEEDED,
+            "stage": stage_id,
+            "executionId": eid,
+            "recordCount": out.count,
+            "rejectedCount": rejected.count,
+            "manifestKey": key,
+        }
+
+    def _emit(self, metrics: Any, values: dict[str, Any], outcome: StageOutcome) -> None:
+        count = MetricUnit.Count
+        metrics.add_metric(name="RecordsIn", unit=count, value=values["recordsIn"])
+        metrics.add_metric(name="RecordsOut", unit=count, value=values["recordsOut"])
+        metrics.add_metric(name="RecordsRejected", unit=count, value=values["rejected"])
+        metrics.add_metric(
+            name="Duration", unit=MetricUnit.Milliseconds, value=values["durationMs"]
+        )
+        for name, value in outcome.metrics.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                metrics.add_metric(name=name[:1].upper() + name[1:], unit=count, value=value)
+        if outcome.rejected_by_reason:
+            emit_count_by_dimension(
+                "Rejections",
+                "reasonCode",
+                outcome.rejected_by_reason,
+                {"workflow": self.settings.workflow, "stage": self.settings.stage},
+            )
+
+
+def make_handler(stage_cls: type[Stage]) -> Callable[[Any, Any], dict[str, Any]]:
+    """The Lambda entry point for ``stage_cls`` (``handler(event, context)``)."""
+    built: dict[str, Any] = {}
+
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        fingerprint = _env_fingerprint(os.environ)
+        runtime = built.get("runtime")
+        if runtime is None or built.get("fingerprint") != fingerprint:
+            built.clear()
+            runtime = StageRuntime(stage_cls, os.environ)
+            built.update(runtime=runtime, fingerprint=fingerprint)
+        return runtime.handle(event, context)
+
+    handler.__doc__ = f"Lambda handler of the {stage_cls.stage_id} stage."
+    return handler

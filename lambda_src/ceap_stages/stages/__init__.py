@@ -1,0 +1,1 @@
+"""Stage modules: each exposes ``handler(event, context)`` and its plain logic functions."""

@@ -1,0 +1,378 @@
+"""ETL: raw order events -> candidates.
+
+For each input line (``initialData.records`` inline, the ``initialData.source``
+JSON Lines object(s), or a predecessor's output), in order:
+
+1. blank lines are skipped (counted as ``blankLines``);
+2. a line that is not valid JSON, not an object, or not a valid raw order event
+   (``event_problem``) is *bad*: with ``CEAP_BAD_RECORD_POLICY=reject`` (default)
+   it goes to ``rejected/`` as ``{"raw", "rejection": {"reasonCode", "source",
+   "line", "detail"}}`` and into ``rejectedCount``; with ``fail`` the stage raises
+   ``StageInputError`` naming the object and line number;
+3. events whose ``eventDate`` calendar date (its first 10 characters, as written,
+   no time-zone conversion) lies outside ``dateRange`` (inclusive) are dropped
+   (``outOfDateRange``); events of another marketplace are dropped
+   (``otherMarketplace``);
+4. one candidate per (customerId, subject type, subject id): the **first event in
+   input order** wins, later ones are dropped as ``duplicates``. First-wins is the
+   rule that streams: it needs only the set of keys already seen (see
+   ``ceap_stages.keyset`` for the memory bound), never the records themselves.
+
+So ``recordsIn = recordCount + rejectedCount + blankLines + outOfDateRange +
+otherMarketplace + duplicates``.
+
+A valid raw order event has a non-empty string ``customerId``, ``subject.type`` and
+``subject.id`` (no ``#``: they enter DynamoDB keys), an ``eventDate`` starting with
+a calendar date ``YYYY-MM-DD``, ``deliveryDate`` null/absent or such a date, a
+numeric ``orderValue``, a ``channelEligibility`` object (a channel is eligible only
+when its flag is JSON ``true``) and a boolean ``optedOut``. ``eventId``,
+``orderId``, ``currency`` and ``marketplace`` are optional strings; an optional
+numeric ``fraudRisk`` (0..1) is carried into the candidate for the Filter's trust
+rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from ceap_stages import config
+from ceap_stages.aws import Clients
+from ceap_stages.contract import ETL
+from ceap_stages.errors import StageInputError
+from ceap_stages.jsonl import LineSink, LineSource
+from ceap_stages.keyset import KeySet
+from ceap_stages.runtime import Stage, StageJob, StageOutcome, make_handler
+
+REJECT = "reject"
+FAIL = "fail"
+
+MALFORMED_JSON = "MALFORMED_JSON"
+NOT_AN_OBJECT = "NOT_AN_OBJECT"
+INVALID_EVENT = "INVALID_EVENT"
+
+# A calendar date at the start of an ISO-8601 date or date-time.
+_DATE = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?:$|[T ])")
+_NUMBER = (int, float)
+_OPTIONAL_STR = (str, type(None))
+
+
+@dataclass(frozen=True)
+class EtlSettings:
+    bad_record_policy: str = REJECT
+    ttl_days: int = 30
+    dedupe_memory_keys: int = 1_000_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> EtlSettings:
+        return cls(
+            bad_record_policy=config.choice(env, "CEAP_BAD_RECORD_POLICY", REJECT, (REJECT, FAIL)),
+            ttl_days=config.integer(env, "CEAP_CANDIDATE_TTL_DAYS", 30, minimum=1),
+            dedupe_memory_keys=config.integer(env, "CEAP_DEDUPE_MEMORY_KEYS", 1_000_000, minimum=1),
+        )
+
+
+@dataclass(frozen=True)
+class EtlRun:
+    """What one execution's ETL needs: the request's fields and the run's timestamps."""
+
+    program_id: str
+    marketplace: str
+    date_start: str
+    date_end: str
+    execution_id: str
+    created_at: str
+    expires_at: str
+
+    @classmethod
+    def for_job(cls, job: StageJob, ttl_days: int) -> EtlRun | None:
+        request = job.event.request
+        if request.program_id is None or request.marketplace is None or request.date_start is None:
+            return None
+        return cls(
+            request.program_id,
+            request.marketplace,
+            request.date_start,
+            request.date_end or request.date_start,
+            job.event.execution_id,
+            job.started_at,
+            expiry(job.started_at, ttl_days),
+        )
+
+
+def expiry(created_at: str, ttl_days: int) -> str:
+    """``created_at`` (ISO, UTC) plus ``ttl_days`` days, in the same format."""
+    created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    expires = created + timedelta(days=ttl_days)
+    return expires.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _is_date(value: Any) -> bool:
+    return type(value) is str and _DATE.match(value) is not None
+
+
+def _id_problem(value: Any, name: str) -> str | None:
+    if type(value) is not str or not value:
+        return f"{name} must be a non-empty string, got {value!r}"
+    if "#" in value:
+        return f"{name} may not contain '#', got {value!r}"
+    return None
+
+
+def event_problem(event: Any) -> str | None:
+    """Why ``event`` is not a valid raw order event (None when it is valid)."""
+    if not isinstance(event, dict):
+        return f"a raw order event must be a JSON object, got {type(event).__name__}"
+    for name in (
+        "customerId",
+        "subject",
+        "eventDate",
+        "orderValue",
+        "channelEligibility",
+        "optedOut",
+    ):
+        if name not in event:
+            return f"{name} is missing"
+    problem = _id_problem(event["customerId"], "customerId")
+    if problem:
+        return problem
+    subject = event["subject"]
+    if not isinstance(subject, dict):
+        return f'subject must be an object {{"type", "id"}}, got {subject!r}'
+    problem = _id_problem(subject.get("type"), "subject.type") or _id_problem(
+        subject.get("id"), "subject.id"
+    )
+    if problem:
+        return problem
+    if not _is_date(event["eventDate"]):
+        return f"eventDate must be an ISO-8601 date or date-time, got {event['eventDate']!r}"
+    delivery = event.get("deliveryDate")
+    if delivery is not None and not _is_date(delivery):
+        return f"deliveryDate must be null or an ISO-8601 date or date-time, got {delivery!r}"
+    value = event["orderValue"]
+    if type(value) not in _NUMBER:
+        return f"orderValue must be a number, got {value!r}"
+    if not isinstance(event["channelEligibility"], dict):
+        return f"channelEligibility must be an object, got {event['channelEligibility']!r}"
+    if type(event["optedOut"]) is not bool:
+        return f"optedOut must be true or false, got {event['optedOut']!r}"
+    for name in ("eventId", "orderId", "currency", "marketplace"):
+        if event.get(name) is not None and type(event[name]) is not str:
+            return f"{name} must be a string, got {event[name]!r}"
+    risk = event.get("fraudRisk")
+    if risk is not None and (type(risk) not in _NUMBER or not 0 <= risk <= 1):
+        return f"fraudRisk must be a number from 0 to 1, got {risk!r}"
+    return None
+
+
+def _context(run: EtlRun) -> list[dict[str, str]]:
+    return [
+        {"type": "program", "id": run.program_id},
+        {"type": "marketplace", "id": run.marketplace},
+    ]
+
+
+def _metadata(run: EtlRun) -> dict[str, str]:
+    return {
+        "programId": run.program_id,
+        "marketplace": run.marketplace,
+        "workflowExecutionId": run.execution_id,
+        "createdAt": run.created_at,
+        "expiresAt": run.expires_at,
+    }
+
+
+def build_candidate(
+    event: dict[str, Any],
+    run: EtlRun,
+    context: list[dict[str, str]] | None = None,
+    metadata: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The candidate for a *valid* raw order event (see ``event_problem``).
+
+    ``context`` and ``metadata`` are the same for every candidate of a run; the
+    streaming loop passes one shared instance of each (they are serialized at once).
+    """
+    channels = event["channelEligibility"]
+    attributes: dict[str, Any] = {
+        "eventDate": event["eventDate"],
+        "deliveryDate": event.get("deliveryDate"),
+        "orderValue": event["orderValue"],
+        "currency": event.get("currency"),
+        "channelEligibility": {
+            "email": channels.get("email") is True,
+            "push": channels.get("push") is True,
+            "inApp": channels.get("inApp") is True,
+            "voice": channels.get("voice") is True,
+        },
+        "optedOut": event["optedOut"],
+        "orderId": event.get("orderId"),
+        "eventId": event.get("eventId"),
+    }
+    risk = event.get("fraudRisk")
+    if risk is not None:
+        attributes["fraudRisk"] = risk
+    subject = event["subject"]
+    return {
+        "customerId": event["customerId"],
+        "context": context if context is not None else _context(run),
+        "subject": {"type": subject["type"], "id": subject["id"]},
+        "attributes": attributes,
+        "scores": {},
+        "metadata": metadata if metadata is not None else _metadata(run),
+    }
+
+
+def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
+    source: LineSource,
+    out: LineSink,
+    rejected: LineSink,
+    run: EtlRun | None,
+    settings: EtlSettings,
+) -> StageOutcome:
+    """Stream raw order event lines from ``source`` into candidate lines in ``out``."""
+    loads, dumps, decode_error = orjson.loads, orjson.dumps, orjson.JSONDecodeError
+    newline = orjson.OPT_APPEND_NEWLINE
+    write = out.write
+    date_match = _DATE.match
+    fail = settings.bad_record_policy == FAIL
+    start = end = marketplace = ""
+    context: list[dict[str, str]] = []
+    metadata: dict[str, str] = {}
+    if run is not None:
+        start, end, marketplace = run.date_start, run.date_end, run.marketplace
+        context, metadata = _context(run), _metadata(run)
+    by_reason: dict[str, int] = {}
+    n = blank = out_of_range = other_marketplace = duplicates = written = 0
+
+    def bad(reason: str, line: bytes, detail: str) -> None:
+        where, line_no = source.object_line(n)
+        if fail:
+            raise StageInputError(
+                f"{source.locate(n)}: {detail} (CEAP_BAD_RECORD_POLICY=fail; "
+                "set it to reject to count bad lines into rejected/ instead)"
+            )
+        by_reason[reason] = by_reason.get(reason, 0) + 1
+        record = {
+            "raw": line.decode("utf-8", "replace"),
+            "rejection": {"reasonCode": reason, "source": where, "line": line_no, "detail": detail},
+        }
+        rejected.write(dumps(record, option=newline))
+
+    keys = KeySet(settings.dedupe_memory_keys)
+    seen = keys.memory
+    cap = keys.max_memory_keys
+    try:
+        for line in source:
+            n += 1
+            if not line or line.isspace():
+                blank += 1
+                continue
+            try:
+                event = loads(line)
+            except decode_error as exc:
+                bad(MALFORMED_JSON, line, f"not valid JSON ({exc})")
+                continue
+            if run is None:
+                raise StageInputError(
+                    "the execution input has no programId/marketplace/dateRange, "
+                    "but ETL received records: add them to the execution input"
+                )
+            try:
+                cid = event["customerId"]
+                subject = event["subject"]
+                stype = subject["type"]
+                sid = subject["id"]
+                event_date = event["eventDate"]
+                delivery = event.get("deliveryDate")
+                valid = (
+                    type(cid) is str
+                    and type(stype) is str
+                    and type(sid) is str
+                    and cid != ""
+                    and stype != ""
+                    and sid != ""
+                    and "#" not in cid
+                    and "#" not in stype
+                    and "#" not in sid
+                    and type(event_date) is str
+                    and date_match(event_date) is not None
+                    and (delivery is None or (type(delivery) is str and date_match(delivery)))
+                    and type(event["orderValue"]) in _NUMBER
+                    and type(event["channelEligibility"]) is dict
+                    and type(event["optedOut"]) is bool
+                    and type(event.get("eventId")) in _OPTIONAL_STR
+                    and type(event.get("orderId")) in _OPTIONAL_STR
+                    and type(event.get("currency")) in _OPTIONAL_STR
+                    and type(event.get("marketplace")) in _OPTIONAL_STR
+                )
+                if valid and "fraudRisk" in event:
+                    valid = event_problem(event) is None
+            except (KeyError, TypeError, IndexError):
+                valid = False
+            if not valid:
+                problem = event_problem(event)
+                if type(event) is not dict:
+                    bad(NOT_AN_OBJECT, line, problem or "not a JSON object")
+                else:
+                    bad(INVALID_EVENT, line, problem or "not a raw order event")
+                continue
+            day = event_date[:10]
+            if day < start or day > end:
+                out_of_range += 1
+                continue
+            event_marketplace = event.get("marketplace")
+            if event_marketplace is not None and event_marketplace != marketplace:
+                other_marketplace += 1
+                continue
+            key = hash((cid, stype, sid))
+            if key in seen:
+                duplicates += 1
+                continue
+            if keys.spilled:
+                if not keys.add_spilled(key):
+                    duplicates += 1
+                    continue
+            else:
+                seen.add(key)
+                if len(seen) >= cap:
+                    keys.spill()
+            write(dumps(build_candidate(event, run, context, metadata), option=newline))  # type: ignore[arg-type]
+            written += 1
+    finally:
+        spilled = keys.spilled
+        keys.close()
+    return StageOutcome(
+        records_in=n,
+        rejected_by_reason=by_reason,
+        metrics={
+            "candidates": written,
+            "blankLines": blank,
+            "outOfDateRange": out_of_range,
+            "otherMarketplace": other_marketplace,
+            "duplicates": duplicates,
+            "dedupeSpilledToDisk": spilled,
+        },
+    )
+
+
+class EtlStage(Stage):
+    stage_id = ETL
+
+    def __init__(self, env: Mapping[str, str], clients: Clients) -> None:
+        super().__init__(env, clients)
+        self.settings = EtlSettings.from_env(env)
+
+    def process(
+        self, job: StageJob, source: LineSource, out: LineSink, rejected: LineSink
+    ) -> StageOutcome:
+        run = EtlRun.for_job(job, self.settings.ttl_days)
+        return transform(source, out, rejected, run, self.settings)
+
+
+handler = make_handler(EtlStage)
