@@ -71,6 +71,8 @@ class StageOutcome:
     records_in: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: Extra EMF counts by a dimension: (metric name, dimension name, {value: count}).
+    dimension_counts: list[tuple[str, str, dict[str, int]]] = field(default_factory=list)
 
 
 class Stage(ABC):
@@ -239,13 +241,10 @@ class StageRuntime:
         for name, value in outcome.metrics.items():
             if isinstance(value, int) and not isinstance(value, bool):
                 metrics.add_metric(name=name[:1].upper() + name[1:], unit=count, value=value)
-        if outcome.rejected_by_reason:
-            emit_count_by_dimension(
-                "Rejections",
-                "reasonCode",
-                outcome.rejected_by_reason,
-                {"workflow": self.settings.workflow, "stage": self.settings.stage},
-            )
+        dimensions = {"workflow": self.settings.workflow, "stage": self.settings.stage}
+        emit_count_by_dimension("Rejections", "reasonCode", outcome.rejected_by_reason, dimensions)
+        for name, dimension, counts in outcome.dimension_counts:
+            emit_count_by_dimension(name, dimension, counts, dimensions)
 
 
 def make_handler(stage_cls: type[Stage]) -> Callable[[Any, Any], dict[str, Any]]:

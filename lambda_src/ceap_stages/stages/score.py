@@ -1,0 +1,283 @@
+"""Score: a versioned logistic model over named candidate features.
+
+The model is a JSON file (``ceap_stages/models/engagement-v1.json`` is shipped;
+``CEAP_MODEL_KEY`` names an S3 key in the workflow bucket that replaces it):
+
+```json
+{"modelId": "engagement-v1", "version": 1, "intercept": -1.5,
+ "features": [{"name": "orderValue", "path": "attributes.orderValue",
+               "transform": "log1p", "weight": 0.3, "default": 0}, ...]}
+```
+
+For a candidate, with features f_1..f_k in file order:
+
+- raw_i = the value at ``path`` (dot-separated keys); *missing* when any key on the
+  way is absent or the value is null.
+- x_i = ``default`` when missing, else the transform of raw_i:
+  ``identity``: raw; ``log1p``: ln(1 + raw) for raw > 0, else 0;
+  ``count_true``: how many values of the object raw are ``true``;
+  ``decay``: 1 / (1 + raw / scale) for raw > 0, else 1 (``scale`` > 0 in the file).
+- z = intercept + w_1 x_1 + ... + w_k x_k (summed in file order), clamped to [-500, 500]
+- ``value`` = round(1 / (1 + e^-z), 6)
+- ``confidence`` = round(number of features not missing / k, 4)
+
+The result goes to ``scores[modelId] = {"value", "confidence"}``. Candidates that
+carry HeavyETL's ``attributes.enrichment`` have more features present, hence higher
+confidence; without it the enrichment features take their defaults (0 in the
+shipped model, so they add nothing). In the shipped model every enrichment weight is
+positive: more recent orders (``decay`` of ``daysSinceLastOrder``), more orders and
+prior responses raise the score.
+
+The model is loaded once per execution environment (S3 override: once per bucket
+and key); a new model file takes effect in new execution environments.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from botocore.exceptions import ClientError
+
+from ceap_stages import config
+from ceap_stages.aws import Clients, error_code
+from ceap_stages.contract import SCORE
+from ceap_stages.errors import StageConfigError, StageInputError
+from ceap_stages.jsonl import LineSink, LineSource
+from ceap_stages.observability import subsegment
+from ceap_stages.runtime import Stage, StageJob, StageOutcome, make_handler
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODEL = "engagement-v1"
+
+IDENTITY, LOG1P, COUNT_TRUE, DECAY = 0, 1, 2, 3
+TRANSFORMS = {"identity": IDENTITY, "log1p": LOG1P, "count_true": COUNT_TRUE, "decay": DECAY}
+Z_LIMIT = 500.0
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    path: tuple[str, ...]
+    transform: str
+    weight: float
+    default: float
+    scale: float = 1.0
+
+
+def _number(value: Any, what: str, origin: str) -> float:
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise StageConfigError(f"model {origin}: {what} must be a number, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Model:
+    model_id: str
+    version: int
+    intercept: float
+    features: tuple[Feature, ...]
+
+    @classmethod
+    def from_json(cls, raw: bytes | str, origin: str) -> Model:
+        """Parse and validate a model file; problems are ``StageConfigError``."""
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise StageConfigError(f"model {origin} is not JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise StageConfigError(f"model {origin} must be a JSON object")
+        model_id, version = doc.get("modelId"), doc.get("version")
+        if not isinstance(model_id, str) or not model_id:
+            raise StageConfigError(f"model {origin}: modelId must be a non-empty string")
+        if type(version) is not int or version < 1:
+            raise StageConfigError(f"model {origin}: version must be a positive integer")
+        specs = doc.get("features")
+        if not isinstance(specs, list) or not specs:
+            raise StageConfigError(f"model {origin}: features must be a non-empty list")
+        features: list[Feature] = []
+        for i, spec in enumerate(specs):
+            where = f"features[{i}]"
+            if not isinstance(spec, dict):
+                raise StageConfigError(f"model {origin}: {where} must be an object")
+            name, path, transform = spec.get("name"), spec.get("path"), spec.get("transform")
+            if not isinstance(name, str) or not name or name in {f.name for f in features}:
+                raise StageConfigError(f"model {origin}: {where}.name must be a unique string")
+            if not isinstance(path, str) or not all(path.split(".")):
+                raise StageConfigError(f"model {origin}: {where}.path must be like a.b.c")
+            if transform not in TRANSFORMS:
+                raise StageConfigError(
+                    f"model {origin}: {where}.transform must be one of {', '.join(TRANSFORMS)}"
+                )
+            scale = _number(spec.get("scale", 1.0), f"{where}.scale", origin)
+            if transform == "decay" and scale <= 0:
+                raise StageConfigError(f"model {origin}: {where}.scale must be > 0 for decay")
+            features.append(
+                Feature(
+                    name,
+                    tuple(path.split(".")),
+                    transform,
+                    _number(spec.get("weight"), f"{where}.weight", origin),
+                    _number(spec.get("default", 0), f"{where}.default", origin),
+                    scale,
+                )
+            )
+        intercept = _number(doc.get("intercept", 0), "intercept", origin)
+        return cls(model_id, version, intercept, tuple(features))
+
+
+def shipped_model(name: str = DEFAULT_MODEL) -> Model:
+    path = MODELS_DIR / f"{name}.json"
+    return Model.from_json(path.read_bytes(), str(path.name))
+
+
+class Scorer:
+    """A model prepared for fast scoring (parent objects looked up once per candidate)."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.model_id = model.model_id
+        parents: list[tuple[str, ...]] = []
+        plan = []
+        for f in model.features:
+            parent = f.path[:-1]
+            if parent not in parents:
+                parents.append(parent)
+            plan.append(
+                (
+                    parents.index(parent),
+                    f.path[-1],
+                    TRANSFORMS[f.transform],
+                    f.weight,
+                    f.default,
+                    f.scale,
+                )
+            )
+        self._parents = tuple(parents)
+        self._plan = tuple(plan)
+        self._k = len(plan)
+
+    def score(self, candidate: dict[str, Any]) -> dict[str, float]:
+        """``{"value", "confidence"}`` for ``candidate`` (formula in the module docstring)."""
+        objects = []
+        for parent in self._parents:
+            obj: Any = candidate
+            for key in parent:
+                obj = obj.get(key) if type(obj) is dict else None
+            objects.append(obj if type(obj) is dict else _EMPTY)
+        z = self.model.intercept
+        present = 0
+        log1p = math.log1p
+        for index, key, transform, weight, default, scale in self._plan:
+            raw = objects[index].get(key)
+            if raw is None:
+                z += weight * default
+                continue
+            present += 1
+            if transform == LOG1P:
+                x = log1p(raw) if raw > 0 else 0.0
+            elif transform == COUNT_TRUE:
+                x = list(raw.values()).count(True)
+            elif transform == DECAY:
+                x = 1.0 / (1.0 + raw / scale) if raw > 0 else 1.0
+            else:
+                x = raw + 0.0
+            z += weight * x
+        if z > Z_LIMIT:
+            z = Z_LIMIT
+        elif z < -Z_LIMIT:
+            z = -Z_LIMIT
+        return {
+            "value": round(1.0 / (1.0 + math.exp(-z)), 6),
+            "confidence": round(present / self._k, 4),
+        }
+
+
+_EMPTY: dict[str, Any] = {}
+
+
+def score_lines(source: LineSource, out: LineSink, scorer: Scorer) -> StageOutcome:
+    """Stream candidate lines from ``source``, add the model's score, write to ``out``."""
+    loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    write, score, model_id = out.write, scorer.score, scorer.model_id
+    n = 0
+    total = 0.0
+    for line in source:
+        if not line:
+            continue
+        n += 1
+        try:
+            candidate = loads(line)
+            result = score(candidate)
+            scores = candidate.get("scores")
+            if scores is None:
+                candidate["scores"] = {model_id: result}
+            else:
+                scores[model_id] = result
+        except orjson.JSONDecodeError as exc:
+            raise StageInputError(f"{source.locate(n)}: not valid JSON ({exc})") from None
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise StageInputError(
+                f"{source.locate(n)}: a model feature has the wrong type "
+                f"({type(exc).__name__}: {exc}); features must be numbers (count_true: an object)"
+            ) from None
+        total += result["value"]
+        write(dumps(candidate, option=newline))
+    return StageOutcome(
+        records_in=n,
+        metrics={
+            "scored": n,
+            "modelId": model_id,
+            "modelVersion": scorer.model.version,
+            "meanValue": round(total / n, 6) if n else None,
+        },
+    )
+
+
+class ScoreStage(Stage):
+    stage_id = SCORE
+
+    def __init__(self, env: Mapping[str, str], clients: Clients) -> None:
+        super().__init__(env, clients)
+        self.model_key = config.optional(env, "CEAP_MODEL_KEY", "")
+        if self.model_key.startswith(("s3://", "/")):
+            raise StageConfigError(
+                f"CEAP_MODEL_KEY must be a key inside the workflow bucket (e.g. models/x.json), "
+                f"got {self.model_key!r}"
+            )
+        self._scorers: dict[tuple[str, str], Scorer] = {}
+        if not self.model_key:
+            self._scorers[("", "")] = Scorer(shipped_model())
+
+    def scorer(self, bucket: str) -> Scorer:
+        cache_key = (bucket, self.model_key) if self.model_key else ("", "")
+        found = self._scorers.get(cache_key)
+        if found is None:
+            found = Scorer(self._load_from_s3(bucket))
+            self._scorers[cache_key] = found
+        return found
+
+    def _load_from_s3(self, bucket: str) -> Model:
+        uri = f"s3://{bucket}/{self.model_key}"
+        try:
+            with subsegment("s3.read_model"):
+                raw = self.clients.s3.get_object(Bucket=bucket, Key=self.model_key)["Body"].read()
+        except ClientError as exc:
+            if error_code(exc) in ("NoSuchKey", "NoSuchBucket", "404", "AccessDenied", "403"):
+                raise StageConfigError(
+                    f"CEAP_MODEL_KEY names {uri}, which cannot be read ({error_code(exc)})"
+                ) from None
+            raise
+        return Model.from_json(raw, uri)
+
+    def process(
+        self, job: StageJob, source: LineSource, out: LineSink, rejected: LineSink
+    ) -> StageOutcome:
+        return score_lines(source, out, self.scorer(job.event.workflow_bucket))
+
+
+handler = make_handler(ScoreStage)

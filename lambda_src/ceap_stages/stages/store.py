@@ -1,0 +1,389 @@
+"""Store: every scored candidate becomes one DynamoDB item, exactly once.
+
+Item (table ``CEAP_CANDIDATE_TABLE``; see lambda_src/README.md for every attribute):
+
+- keys: ``PK`` = ``CUSTOMER#{customerId}#PROGRAM#{programId}#MARKETPLACE#{marketplace}``,
+  ``SK`` = ``SUBJECT#{subject.type}#{subject.id}``;
+- GSI attributes: ``GSI1PK`` = ``PROGRAM#{programId}#CHANNEL#{primary channel}`` (S),
+  ``GSI1SK`` = primary score value (N) -- present only when the candidate is scored
+  and has an eligible channel (a sparse index); ``GSI2PK`` = ``PROGRAM#{programId}`` (S),
+  ``GSI2SK`` = ``DATE#{eventDate[:10]}#CUSTOMER#{customerId}#SUBJECT#{type}#{id}`` (S);
+- ``expiresAt`` (N, epoch seconds): the table's TTL attribute, ``metadata.createdAt``
+  plus ``CEAP_CANDIDATE_TTL_DAYS`` days;
+- ``version`` (N) for optimistic locking and ``contentHash`` (S) of the candidate.
+
+Idempotency and locking. BatchWriteItem cannot carry conditions, so each batch of
+up to 100 candidates is first read back (BatchGetItem, strongly consistent, keys and
+``version``/``contentHash`` only) and split three ways:
+
+- *absent*: created with ``version`` 1 through BatchWriteItem (25 per call;
+  ``UnprocessedItems`` are retried with capped exponential backoff and jitter, at most
+  ``CEAP_STORE_MAX_ATTEMPTS`` calls, then ``StageTransientError``);
+- *present with the same contentHash*: already stored by this execution (a re-run or a
+  retried invocation): nothing is written, the version is not bumped;
+- *present with another contentHash*: replaced by a conditional PutItem
+  (``version = :read``) with ``version + 1``. If another writer got there first, the
+  item is read again and the decision repeats (at most 3 times, then
+  ``StageTransientError``).
+
+The only unconditional write is the creation of an item that was absent a moment
+before; if two executions create the same key at that moment, the later creation
+wins with version 1 (both were first versions). Every update of an existing item is
+conditional, so no update is ever lost silently. Re-running an execution therefore
+creates no duplicates (the keys are deterministic) and changes no versions.
+
+Output: the stored candidates (``metadata.expiresAt`` set to the item's TTL), one per
+input line. Counts: ``created``, ``updated``, ``unchanged``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from botocore.exceptions import ClientError
+
+from ceap_stages import config
+from ceap_stages.aws import Clients, backoff_sleep, error_code
+from ceap_stages.candidate import eligible_channels, keys, primary_channel, primary_score
+from ceap_stages.contract import STORE
+from ceap_stages.errors import StageInputError, StageTransientError
+from ceap_stages.jsonl import LineSink, LineSource
+from ceap_stages.observability import subsegment
+from ceap_stages.runtime import Stage, StageJob, StageOutcome, make_handler
+
+TTL_ATTRIBUTE = "expiresAt"
+READ_BATCH = 100  # BatchGetItem limit
+WRITE_BATCH = 25  # BatchWriteItem limit
+CONFLICT_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    table: str
+    ttl_days: int = 30
+    max_attempts: int = 8
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> StoreSettings:
+        return cls(
+            table=config.required(env, "CEAP_CANDIDATE_TABLE", "the DynamoDB candidate table name"),
+            ttl_days=config.integer(env, "CEAP_CANDIDATE_TTL_DAYS", 30, minimum=1),
+            max_attempts=config.integer(env, "CEAP_STORE_MAX_ATTEMPTS", 8, minimum=1),
+        )
+
+
+def attribute_value(value: Any) -> dict[str, Any]:
+    """A JSON value as a DynamoDB AttributeValue (low-level client format)."""
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is bool:
+        return {"BOOL": value}
+    if kind is int or kind is float:
+        return {"N": repr(value)}
+    if value is None:
+        return {"NULL": True}
+    if kind is list:
+        return {"L": [attribute_value(v) for v in value]}
+    if kind is dict:
+        return {"M": {k: attribute_value(v) for k, v in value.items()}}
+    raise TypeError(f"cannot store a {kind.__name__} in DynamoDB")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def expires_at(candidate: dict[str, Any], ttl_days: int, now: datetime) -> int:
+    """TTL epoch seconds: ``metadata.createdAt`` (or ``now``) plus ``ttl_days``."""
+    created = _parse_time((candidate.get("metadata") or {}).get("createdAt")) or now
+    return int((created + timedelta(days=ttl_days)).timestamp())
+
+
+def build_item(
+    candidate: dict[str, Any], *, version: int, content_hash: str, expires: int, stored_at: str
+) -> dict[str, Any]:
+    """The DynamoDB item (AttributeValue format) of ``candidate``."""
+    pk, sk = keys(candidate)
+    meta = candidate.get("metadata") or {}
+    attrs = candidate.get("attributes") or {}
+    subject = candidate["subject"]
+    program = str(meta.get("programId") or pk.split("#PROGRAM#", 1)[1].split("#MARKETPLACE#")[0])
+    event_day = str(attrs.get("eventDate") or "")[:10]
+    item: dict[str, Any] = {
+        "PK": {"S": pk},
+        "SK": {"S": sk},
+        "customerId": {"S": candidate["customerId"]},
+        "programId": {"S": program},
+        "marketplace": {"S": pk.rsplit("#MARKETPLACE#", 1)[1]},
+        "subjectType": {"S": subject["type"]},
+        "subjectId": {"S": subject["id"]},
+        "eligibleChannels": attribute_value(eligible_channels(candidate)),
+        "context": attribute_value(candidate.get("context") or []),
+        "attributes": attribute_value(attrs),
+        "scores": attribute_value(candidate.get("scores") or {}),
+        "metadata": attribute_value(meta),
+        "GSI2PK": {"S": f"PROGRAM#{program}"},
+        "GSI2SK": {
+            "S": f"DATE#{event_day}#CUSTOMER#{candidate['customerId']}"
+            f"#SUBJECT#{subject['type']}#{subject['id']}"
+        },
+        "version": {"N": str(version)},
+        "contentHash": {"S": content_hash},
+        "workflowExecutionId": {"S": str(meta.get("workflowExecutionId") or "")},
+        "storedAt": {"S": stored_at},
+        TTL_ATTRIBUTE: {"N": str(expires)},
+    }
+    channel = primary_channel(candidate)
+    if channel is not None:
+        item["channel"] = {"S": channel}
+    score = primary_score(candidate)
+    if score is not None:
+        model_id, value, confidence = score
+        item["scoreModelId"] = {"S": model_id}
+        item["scoreValue"] = {"N": repr(value)}
+        item["scoreConfidence"] = {"N": repr(confidence)}
+        if channel is not None:
+            item["GSI1PK"] = {"S": f"PROGRAM#{program}#CHANNEL#{channel}"}
+            item["GSI1SK"] = {"N": repr(value)}
+    return item
+
+
+@dataclass
+class _Pending:
+    candidate: dict[str, Any]
+    pk: str
+    sk: str
+    content_hash: str
+
+
+@dataclass
+class StoreCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    write_retries: int = 0
+    conflicts: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class CandidateWriter:
+    """Writes candidates to the table in batches with the rules of the module docstring."""
+
+    def __init__(self, ddb: Any, settings: StoreSettings, now: datetime) -> None:
+        self.ddb = ddb
+        self.settings = settings
+        self.table = settings.table
+        self.now = now
+        self.stored_at = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        self.counts = StoreCounts()
+
+    def _stamp_expiry(self, p: _Pending) -> int:
+        """The item's TTL; also written to the output candidate's ``metadata.expiresAt``."""
+        expires = expires_at(p.candidate, self.settings.ttl_days, self.now)
+        iso = datetime.fromtimestamp(expires, UTC).isoformat(timespec="milliseconds")
+        p.candidate.setdefault("metadata", {})["expiresAt"] = iso.replace("+00:00", "Z")
+        return expires
+
+    def _item(self, p: _Pending, version: int) -> dict[str, Any]:
+        return build_item(
+            p.candidate,
+            version=version,
+            content_hash=p.content_hash,
+            expires=self._stamp_expiry(p),
+            stored_at=self.stored_at,
+        )
+
+    def _read(self, batch: list[_Pending]) -> dict[tuple[str, str], dict[str, Any]]:
+        request: dict[str, Any] = {
+            self.table: {
+                "Keys": [{"PK": {"S": p.pk}, "SK": {"S": p.sk}} for p in batch],
+                "ConsistentRead": True,
+                "ProjectionExpression": "#pk, #sk, #v, #h",
+                "ExpressionAttributeNames": {
+                    "#pk": "PK",
+                    "#sk": "SK",
+                    "#v": "version",
+                    "#h": "contentHash",
+                },
+            }
+        }
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        attempt = 0
+        while request:
+            with subsegment("dynamodb.batch_get_item"):
+                response = self.ddb.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(self.table, []):
+                found[(item["PK"]["S"], item["SK"]["S"])] = item
+            request = response.get("UnprocessedKeys") or {}
+            if request:
+                attempt += 1
+                self._budget(attempt, "BatchGetItem left keys unprocessed")
+                backoff_sleep(attempt)
+        return found
+
+    def _budget(self, attempt: int, what: str) -> None:
+        self.counts.write_retries += 1
+        if attempt >= self.settings.max_attempts:
+            raise StageTransientError(
+                f"DynamoDB {self.table}: {what} after {attempt} attempts (throttled); "
+                "the state machine retries"
+            )
+
+    def _batch_write(self, items: list[dict[str, Any]]) -> None:
+        for start in range(0, len(items), WRITE_BATCH):
+            request: dict[str, Any] = {
+                self.table: [
+                    {"PutRequest": {"Item": i}} for i in items[start : start + WRITE_BATCH]
+                ]
+            }
+            attempt = 0
+            while request:
+                with subsegment("dynamodb.batch_write_item"):
+                    response = self.ddb.batch_write_item(RequestItems=request)
+                request = response.get("UnprocessedItems") or {}
+                if request:
+                    attempt += 1
+                    self._budget(attempt, "BatchWriteItem left items unprocessed")
+                    backoff_sleep(attempt)
+
+    def _conditional_put(self, p: _Pending, current: dict[str, Any] | None) -> None:
+        """Create (absent) or replace (version read) one item, with a condition."""
+        key = {"PK": {"S": p.pk}, "SK": {"S": p.sk}}
+        for _ in range(CONFLICT_RETRIES):
+            if current is not None and current.get("contentHash", {}).get("S") == p.content_hash:
+                self._stamp_expiry(p)
+                self.counts.unchanged += 1
+                return
+            condition: dict[str, Any]
+            if current is None:
+                version = 1
+                condition = {
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": "PK"},
+                }
+            else:
+                expected = current["version"]["N"]
+                version = int(expected) + 1
+                condition = {
+                    "ConditionExpression": "#v = :v",
+                    "ExpressionAttributeNames": {"#v": "version"},
+                    "ExpressionAttributeValues": {":v": {"N": expected}},
+                }
+            try:
+                with subsegment("dynamodb.put_item_conditional"):
+                    self.ddb.put_item(
+                        TableName=self.table, Item=self._item(p, version), **condition
+                    )
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                self.counts.conflicts += 1
+                with subsegment("dynamodb.get_item"):
+                    current = self.ddb.get_item(
+                        TableName=self.table, Key=key, ConsistentRead=True
+                    ).get("Item")
+                continue
+            if current is None:
+                self.counts.created += 1
+            else:
+                self.counts.updated += 1
+            return
+        raise StageTransientError(
+            f"DynamoDB {self.table}: item {p.pk} / {p.sk} kept changing under concurrent "
+            f"writers ({CONFLICT_RETRIES} conditional writes failed); the state machine retries"
+        )
+
+    def write(self, batch: list[_Pending]) -> None:
+        existing = self._read(batch)
+        fresh: list[dict[str, Any]] = []
+        for p in batch:
+            current = existing.get((p.pk, p.sk))
+            if current is None:
+                fresh.append(self._item(p, 1))
+                self.counts.created += 1
+            elif current.get("contentHash", {}).get("S") == p.content_hash:
+                self._stamp_expiry(p)
+                self.counts.unchanged += 1
+            else:
+                self._conditional_put(p, current)
+        if fresh:
+            self._batch_write(fresh)
+
+
+def store_lines(source: LineSource, out: LineSink, writer: CandidateWriter) -> StageOutcome:
+    """Stream candidate lines into the table (batches of 100), then to ``out``."""
+    loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    batch: list[_Pending] = []
+    in_batch: set[tuple[str, str]] = set()
+    n = 0
+
+    def flush() -> None:
+        writer.write(batch)
+        for p in batch:
+            out.write(dumps(p.candidate, option=newline))
+        batch.clear()
+        in_batch.clear()
+
+    for line in source:
+        if not line:
+            continue
+        n += 1
+        try:
+            candidate = loads(line)
+            pk, sk = keys(candidate)
+        except orjson.JSONDecodeError as exc:
+            raise StageInputError(f"{source.locate(n)}: not valid JSON ({exc})") from None
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise StageInputError(
+                f"{source.locate(n)}: not a candidate ({type(exc).__name__}: {exc})"
+            ) from None
+        if (pk, sk) in in_batch:  # one key twice in a batch: BatchWriteItem refuses that
+            flush()
+        content_hash = hashlib.blake2b(line, digest_size=16).hexdigest()
+        batch.append(_Pending(candidate, pk, sk, content_hash))
+        in_batch.add((pk, sk))
+        if len(batch) >= READ_BATCH:
+            flush()
+    if batch:
+        flush()
+    counts = writer.counts
+    return StageOutcome(
+        records_in=n,
+        metrics={
+            "created": counts.created,
+            "updated": counts.updated,
+            "unchanged": counts.unchanged,
+            "writeRetries": counts.write_retries,
+            "writeConflicts": counts.conflicts,
+            "table": writer.table,
+        },
+    )
+
+
+class StoreStage(Stage):
+    stage_id = STORE
+
+    def __init__(self, env: Mapping[str, str], clients: Clients) -> None:
+        super().__init__(env, clients)
+        self.settings = StoreSettings.from_env(env)
+
+    def process(
+        self, job: StageJob, source: LineSource, out: LineSink, rejected: LineSink
+    ) -> StageOutcome:
+        writer = CandidateWriter(self.clients.dynamodb, self.settings, datetime.now(UTC))
+        return store_lines(source, out, writer)
+
+
+handler = make_handler(StoreStage)
