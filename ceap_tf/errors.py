@@ -42,7 +42,7 @@ class CeapError(click.ClickException):
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         self.hint = hint
-        super().__init__(f"{message} ({hint})" if hint else message)
+        super().__init__(f"{message}; {hint}" if hint else message)
 
 
 class UsageProblem(CeapError):

@@ -1,0 +1,151 @@
+"""Per-invocation state shared by the commands: options, project, target, consoles.
+
+Global options (``--target``, ``--profile``, ...) are accepted both before the
+command (``ceap-tf --target aws apply x``) and after it (``ceap-tf apply x --target
+aws``); :func:`global_options` adds them to every command. The project and target
+are resolved lazily, on first use, after every option has been read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from ceap_tf.project import Project
+from ceap_tf.target import BACKENDS, TARGETS, Target, TargetOptions, make_target
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class App:
+    """What one ``ceap-tf`` invocation knows."""
+
+    def __init__(self) -> None:
+        self.options: dict[str, Any] = {"backend": "s3"}
+        self.verbose = 0
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.out = Console(highlight=False, soft_wrap=True)
+
+    @cached_property
+    def project(self) -> Project:
+        return Project.find(self.options.get("project_dir"))
+
+    @cached_property
+    def target(self) -> Target:
+        options = TargetOptions(
+            name=self.options.get("target"),
+            profile=self.options.get("profile"),
+            region=self.options.get("region"),
+            backend=self.options.get("backend") or "s3",
+            state_bucket=self.options.get("state_bucket"),
+            tfc_organization=self.options.get("tfc_organization"),
+            tfc_workspace=self.options.get("tfc_workspace"),
+        )
+        return make_target(self.project.ceap_dir, options)
+
+    def say(self, message: str, **kwargs: Any) -> None:
+        """Human progress/status text (stderr)."""
+        self.err.print(message, **kwargs)
+
+    def debug(self, message: str) -> None:
+        if self.verbose:
+            self.err.print(f"[dim]{message}[/]")
+
+
+pass_app = click.make_pass_decorator(App, ensure=True)
+
+
+def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        app = ctx.ensure_object(App)
+        if name == "verbose":
+            app.verbose += int(value or 0)
+        elif value is not None:
+            app.options[name] = value
+        return value
+
+    return callback
+
+
+def global_options(func: F) -> F:
+    """Add the global options to a command or group (values land in :class:`App`)."""
+    options = [
+        click.option(
+            "--target",
+            type=click.Choice(TARGETS),
+            default=None,
+            expose_value=False,
+            callback=_store("target"),
+            help="Where to deploy: local (embedded cloud) or aws. Default: $CEAP_TARGET or local.",
+        ),
+        click.option(
+            "--profile",
+            default=None,
+            expose_value=False,
+            callback=_store("profile"),
+            help="AWS profile (aws target).",
+        ),
+        click.option(
+            "--region",
+            default=None,
+            expose_value=False,
+            callback=_store("region"),
+            help="AWS region (aws target; default from the profile/environment).",
+        ),
+        click.option(
+            "--backend",
+            type=click.Choice(BACKENDS),
+            default=None,
+            expose_value=False,
+            callback=_store("backend"),
+            help="State backend on aws: s3 (default) or tfc (Terraform Cloud).",
+        ),
+        click.option(
+            "--state-bucket",
+            default=None,
+            expose_value=False,
+            callback=_store("state_bucket"),
+            help="S3 bucket for terraform state (aws, s3 backend). Default: $CEAP_STATE_BUCKET.",
+        ),
+        click.option(
+            "--tfc-organization",
+            default=None,
+            expose_value=False,
+            callback=_store("tfc_organization"),
+            help="Terraform Cloud organization (--backend tfc). Default: $TF_CLOUD_ORGANIZATION.",
+        ),
+        click.option(
+            "--tfc-workspace",
+            default=None,
+            expose_value=False,
+            callback=_store("tfc_workspace"),
+            help="Terraform Cloud workspace name; {env} is replaced. Default: ceap-{env}.",
+        ),
+        click.option(
+            "--project-dir",
+            type=click.Path(file_okay=False, path_type=str),
+            default=None,
+            expose_value=False,
+            callback=_store("project_dir"),
+            help="Project root (default: found upward from the current directory).",
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            count=True,
+            expose_value=False,
+            callback=_store("verbose"),
+            help="More output; tracebacks for internal errors.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(func)

@@ -1,0 +1,37 @@
+"""``ceap-tf apply NAME``: package, apply envs/shared when needed, apply, smoke test."""
+
+from __future__ import annotations
+
+import click
+
+from ceap_tf.app import App, global_options, pass_app
+
+
+@click.command("apply")
+@click.argument("name")
+@click.option("--auto-approve", is_flag=True, help="Do not ask before changing AWS.")
+@click.option("--no-smoke", is_flag=True, help="Skip the smoke tests after the apply.")
+@global_options
+@pass_app
+def apply(app: App, name: str, auto_approve: bool, no_smoke: bool) -> None:
+    """Deploy workflow NAME (or `shared`) and prove it works with the smoke tests.
+
+    STANDARD workflows need envs/shared (the Glue script bucket); it is applied
+    first. On the local target nothing is asked; on aws the plan is shown and
+    confirmed unless --auto-approve.
+    """
+    from ceap_tf import deploy
+    from ceap_tf.commands.smoke import run_and_report
+    from ceap_tf.project import SHARED_ENV
+
+    workflow = None if name == SHARED_ENV else app.project.workflow(name)
+    app.say(f"Deploying {name} to the {app.target.name} target")
+    app.target.preflight(name)
+    built = deploy.build(app)
+    if workflow is not None and workflow.is_standard:
+        deploy.apply_env(app, SHARED_ENV, built, auto_approve=auto_approve)
+    deployment, _ = deploy.apply_env(app, name, built, auto_approve=auto_approve)
+    if workflow is None or no_smoke:
+        return
+    outputs = deploy.workflow_output(deployment)
+    run_and_report(app, outputs, as_json=False)

@@ -1,0 +1,107 @@
+"""``ceap-tf run NAME``: start an execution and watch it stage by stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ceap_tf.app import App, global_options, json_option, pass_app
+
+
+def _load_input(path: Path) -> dict[str, Any]:
+    from ceap_tf.errors import UsageProblem
+
+    try:
+        doc = json.loads(path.read_text())
+    except ValueError as exc:
+        raise UsageProblem(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise UsageProblem(f"{path} must hold a JSON object (the execution input)")
+    return doc
+
+
+@click.command("run")
+@click.argument("name")
+@click.option(
+    "--input",
+    "input_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON file with the execution input.",
+)
+@click.option("--sample", type=click.IntRange(0, 1_000_000), help="Generate N sample order events.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Watch until it ends.")
+@click.option("--timeout", type=float, default=1800.0, show_default=True, help="Seconds to wait.")
+@json_option
+@global_options
+@pass_app
+def run(
+    app: App,
+    *,
+    name: str,
+    input_file: Path | None,
+    sample: int | None,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Start an execution of workflow NAME (default input: 20 sample events)."""
+    from ceap_tf import deploy, smoke
+    from ceap_tf.errors import CheckFailed, UsageProblem
+    from ceap_tf.executions import WorkflowClient, new_execution_name
+
+    if input_file is not None and sample is not None:
+        raise UsageProblem("pass either --input or --sample, not both")
+    workflow = app.project.workflow(name)
+    if input_file is not None:
+        payload = _load_input(input_file)
+    else:
+        payload = smoke.normal_input(20 if sample is None else sample) if sample != 0 else {}
+    if not wait and workflow.type == "EXPRESS":
+        raise UsageProblem("EXPRESS workflows run synchronously; --no-wait needs a STANDARD one")
+    deployment = deploy.Deployment.open(app, name, None)
+    client = WorkflowClient(app.target, deploy.workflow_output(deployment))
+    execution = new_execution_name("run")
+    app.say(f"Starting {execution} on {name} ({client.type}, {app.target.name} target)")
+
+    def stage_done(stage: str, manifest: Any) -> None:
+        app.say(
+            f"  {stage:<9} {manifest.recordCount:>8} record(s)  "
+            f"{manifest.rejectedCount:>6} rejected"
+        )
+
+    with app.err.status("running", spinner="dots") as status:
+        result = client.run(
+            payload,
+            name=execution,
+            wait=wait,
+            timeout=timeout,
+            on_stage=stage_done,
+            on_tick=lambda s: status.update(f"running {s:.0f}s"),
+        )
+    doc = {
+        "execution": result.name,
+        "arn": result.arn,
+        "status": result.status,
+        "seconds": round(result.seconds, 2),
+        "error": result.error,
+        "cause": result.cause,
+        "stages": {
+            s: (json.loads(m.to_json()) if m is not None else None)
+            for s, m in result.manifests.items()
+        },
+        "bucket": client.bucket,
+    }
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+    if not wait:
+        app.say(f"  started {result.arn}")
+        return
+    if not result.succeeded:
+        raise CheckFailed(f"execution {result.name} {result.failure_line()}")
+    app.say(
+        f"[green]{result.status}[/] in {result.seconds:.1f}s; outputs under "
+        f"s3://{client.bucket}/executions/{result.name}/"
+    )

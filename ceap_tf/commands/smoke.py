@@ -1,0 +1,74 @@
+"""``ceap-tf smoke NAME``: the seed's test plan against a deployed workflow."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ceap_tf.app import App, global_options, json_option, pass_app
+
+
+def run_and_report(
+    app: App,
+    workflow: dict[str, Any],
+    *,
+    as_json: bool,
+    records: int | None = None,
+    timeout: float = 1800.0,
+) -> None:
+    """Run the smoke tests, print a pass/fail table (or JSON); raise when any failed."""
+    from rich.table import Table
+
+    from ceap_tf import smoke
+    from ceap_tf.errors import CheckFailed
+    from ceap_tf.executions import WorkflowClient
+
+    client = WorkflowClient(app.target, workflow)
+    app.say(f"Smoke testing {workflow.get('name')} ({client.type}) on the {app.target.name} target")
+    with app.err.status("starting", spinner="dots") as status:
+        report = smoke.run_smoke(
+            client,
+            records=records or smoke.NORMAL_RECORDS,
+            timeout=timeout,
+            on_status=status.update,
+        )
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for column in ("case", "check", "result", "detail"):
+            table.add_column(column, overflow="fold")
+        for check in report.checks:
+            mark = "[green]PASS[/]" if check.ok else "[red]FAIL[/]"
+            table.add_row(check.case, check.check, mark, check.detail)
+        app.err.print(table)
+    passed = sum(c.ok for c in report.checks)
+    if not report.ok:
+        first = report.failed[0]
+        raise CheckFailed(
+            f"smoke tests failed: {len(report.failed)} of {len(report.checks)} checks "
+            f"(first: {first.case} / {first.check}: {first.detail})"
+        )
+    app.say(f"[green]smoke tests passed[/]: {passed} checks")
+
+
+@click.command("smoke")
+@click.argument("name")
+@click.option("--records", type=click.IntRange(1, 100_000), default=None, help="Normal-case size.")
+@click.option("--timeout", type=float, default=1800.0, show_default=True, help="Seconds per run.")
+@json_option
+@global_options
+@pass_app
+def smoke(app: App, name: str, records: int | None, timeout: float, as_json: bool) -> None:
+    """Run the smoke tests of workflow NAME: normal and empty input, manifests, counts, DLQ.
+
+    Exit code 0 only when every check passes (7 otherwise).
+    """
+    from ceap_tf import deploy
+
+    app.project.workflow(name)
+    deployment = deploy.Deployment.open(app, name, None)
+    workflow = deploy.workflow_output(deployment)
+    run_and_report(app, workflow, as_json=as_json, records=records, timeout=timeout)

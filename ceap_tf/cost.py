@@ -1,0 +1,157 @@
+"""Monthly cost estimate of a workflow, from a price table and the workflow's shape.
+
+Prices are AWS list prices for us-east-1 (on-demand, x86, no free tier), as
+published in 2025; they are a documented table here, not fetched. The shape is the
+workflow type (EXPRESS or STANDARD), its stages, and the Glue job sizing read from
+``modules/glue_job`` defaults. Per-execution volume (records, seconds per stage,
+Glue minutes) comes from options. The estimate is a planning aid, not a bill.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ceap_tf import hcl
+from ceap_tf.project import Project, Workflow
+
+#: USD list prices (us-east-1). Keep docs/CLI.md in step when changing one.
+PRICES: dict[str, float] = {
+    "sfn_standard_per_transition": 0.000025,
+    "sfn_express_per_request": 1.00 / 1_000_000,
+    "sfn_express_per_gb_second": 0.00001667,
+    "lambda_per_request": 0.20 / 1_000_000,
+    "lambda_per_gb_second": 0.0000166667,
+    "glue_per_dpu_hour": 0.44,
+    "s3_put_per_request": 0.005 / 1_000,
+    "s3_get_per_request": 0.0004 / 1_000,
+    "s3_per_gb_month": 0.023,
+    "sqs_per_request": 0.40 / 1_000_000,
+    "pipes_per_request": 0.40 / 1_000_000,
+    "dynamodb_per_write_unit": 0.625 / 1_000_000,
+    "eventbridge_per_event": 1.00 / 1_000_000,
+    "logs_per_gb_ingested": 0.50,
+    "xray_per_trace": 5.00 / 1_000_000,
+    "alarm_per_month": 0.10,
+    "dashboard_per_month": 3.00,
+    "kms_key_per_month": 1.00,
+}
+
+#: Memory (MB) per Lambda stage: the modules/stage_lambda defaults.
+LAMBDA_MEMORY_MB = {"ETL": 1024, "Filter": 512, "Score": 1024, "Store": 1024, "Reactive": 512}
+DPU_PER_WORKER = {"G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0}
+EXPRESS_MIN_MEMORY_GB = 0.064  # Express duration is billed in 64 MB steps
+RECORD_BYTES = 1024  # a candidate line, roughly
+ALARMS = 4  # failure rate, duration, DLQ depth, Glue failures
+LOG_BYTES_PER_STATE = 2048  # state machine log level ALL with execution data
+POLLS_PER_MONTH = 30 * 24 * 3600 / 20  # the pipe's long polls of an idle queue
+DEFAULT_EXECUTIONS = {"EXPRESS": 100_000, "STANDARD": 30}
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    executions_per_month: int
+    records_per_execution: int = 100
+    lambda_seconds_per_stage: float = 1.0
+    glue_minutes: float = 10.0
+    reactive_fraction: float = 0.5  # candidates over the Reactive threshold
+
+
+@dataclass
+class GlueShape:
+    worker_type: str = "G.1X"
+    workers: int = 2
+
+    @property
+    def dpus(self) -> float:
+        return DPU_PER_WORKER.get(self.worker_type, 1.0) * self.workers
+
+
+@dataclass
+class Estimate:
+    workflow: str
+    type: str
+    assumptions: Assumptions
+    items: dict[str, float] = field(default_factory=dict)
+    glue: GlueShape | None = None
+
+    @property
+    def total(self) -> float:
+        return sum(self.items.values())
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "workflow": self.workflow,
+            "type": self.type,
+            "assumptions": asdict(self.assumptions),
+            "glue": asdict(self.glue) if self.glue else None,
+            "monthly_usd": {k: round(v, 4) for k, v in self.items.items()},
+            "total_usd": round(self.total, 2),
+            "prices": PRICES,
+        }
+
+
+def glue_shape(modules_dir: Path) -> GlueShape:
+    """Worker type and count from ``modules/glue_job`` variable defaults."""
+    shape = GlueShape()
+    path = modules_dir / "glue_job" / "variables.tf"
+    if not path.is_file():
+        return shape
+    for block in hcl.blocks(path.read_text(), "variable"):
+        default = hcl.attributes(block.body).get("default", "")
+        if block.labels == ("worker_type",) and (value := hcl.string_literal(default)):
+            shape.worker_type = value
+        elif block.labels == ("number_of_workers",) and default.isdigit():
+            shape.workers = int(default)
+    return shape
+
+
+def estimate(project: Project, workflow: Workflow, assumptions: Assumptions) -> Estimate:
+    p = PRICES
+    n = assumptions.executions_per_month
+    records = assumptions.records_per_execution
+    lambda_stages = list(LAMBDA_MEMORY_MB)
+    standard = workflow.type == "STANDARD"
+    states = len(lambda_stages) + (1 if standard else 0)
+    result = Estimate(workflow.name, workflow.type, assumptions)
+    items = result.items
+
+    stage_seconds = assumptions.lambda_seconds_per_stage
+    if standard:
+        items["Step Functions (state transitions)"] = (
+            n * (states + 2) * p["sfn_standard_per_transition"]
+        )
+    else:
+        duration = stage_seconds * len(lambda_stages)
+        items["Step Functions (express requests + duration)"] = n * (
+            p["sfn_express_per_request"]
+            + duration * EXPRESS_MIN_MEMORY_GB * p["sfn_express_per_gb_second"]
+        )
+    gb_seconds = sum(mb / 1024 * stage_seconds for mb in LAMBDA_MEMORY_MB.values())
+    items["Lambda (5 stages)"] = n * (
+        len(lambda_stages) * p["lambda_per_request"] + gb_seconds * p["lambda_per_gb_second"]
+    )
+    if standard:
+        result.glue = glue_shape(project.modules_dir)
+        billed_minutes = max(assumptions.glue_minutes, 1.0)  # 1-minute minimum
+        items["Glue HeavyETL"] = n * result.glue.dpus * billed_minutes / 60 * p["glue_per_dpu_hour"]
+    parts = max(1, math.ceil(records * RECORD_BYTES / (64 * 1024 * 1024)))
+    requests = states * (parts + 1)  # data parts + manifest per stage
+    items["S3 requests"] = n * requests * (p["s3_put_per_request"] + p["s3_get_per_request"])
+    stored_gb = n * records * RECORD_BYTES * states / 1024**3 * (7 / 30)  # 7-day expiry
+    items["S3 storage (executions/, 7 days)"] = stored_gb * p["s3_per_gb_month"]
+    items["SQS + EventBridge Pipe"] = (
+        n * 3 * p["sqs_per_request"] + POLLS_PER_MONTH * 2 * p["sqs_per_request"]
+    ) + n * p["pipes_per_request"]
+    items["DynamoDB writes (Store)"] = n * records * p["dynamodb_per_write_unit"]
+    items["EventBridge events (Reactive)"] = (
+        n * records * assumptions.reactive_fraction * p["eventbridge_per_event"]
+    )
+    log_bytes = n * (states * 2 * LOG_BYTES_PER_STATE + len(lambda_stages) * 1024)
+    items["CloudWatch Logs"] = log_bytes / 1024**3 * p["logs_per_gb_ingested"]
+    items["X-Ray traces"] = n * p["xray_per_trace"]
+    items["Alarms, dashboard, KMS key"] = (
+        ALARMS * p["alarm_per_month"] + p["dashboard_per_month"] + p["kms_key_per_month"]
+    )
+    return result
