@@ -1,0 +1,8 @@
+module "workflow" {
+  source = "../../modules/workflow"
+
+  name          = "batch"
+  type          = "STANDARD"
+  stage_package = var.stage_package
+  glue_script   = var.glue_script
+}

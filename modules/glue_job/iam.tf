@@ -1,0 +1,99 @@
+# The job role: the workflow bucket prefixes HeavyETL needs, the history dataset,
+# its own two script objects, its own log groups and the workflow key.
+
+locals {
+  log_group_arns = [
+    for n in local.log_group_names : "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${n}"
+  ]
+
+  policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "ReadJobCode"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = ["${local.scripts_arn}/${aws_s3_object.script.key}", "${local.scripts_arn}/${aws_s3_object.code.key}"]
+      },
+      {
+        # The predecessor's manifest and parts (and this stage's own, on retry).
+        Sid      = "ReadExecutionData"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = "${local.bucket_arn}/executions/*"
+      },
+      {
+        # Spark commits through temporary objects under the output prefix, so it also deletes there.
+        Sid      = "WriteOwnStageData"
+        Effect   = "Allow"
+        Action   = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+        Resource = "${local.bucket_arn}/executions/*/HeavyETL/*"
+      },
+      {
+        Sid       = "ListExecutionData"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = local.bucket_arn
+        Condition = { StringLike = { "s3:prefix" = ["executions/*"] } }
+      },
+      {
+        Sid      = "ReadHistory"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = "${local.history_bucket}/${local.history_prefix}*"
+      },
+      {
+        Sid       = "ListHistory"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = local.history_bucket
+        Condition = { StringLike = { "s3:prefix" = ["${local.history_prefix}*"] } }
+      },
+      {
+        # Glue (re)creates the streams and, with the security configuration,
+        # associates the workflow key with its log groups.
+        Sid      = "WriteOwnLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
+        Resource = concat(local.log_group_arns, [for a in local.log_group_arns : "${a}:*"])
+      },
+      {
+        # PutMetricData has no resource type: AWS supports only "*"; the namespace condition scopes it to Glue's job metrics.
+        Sid       = "PublishJobMetrics"
+        Effect    = "Allow"
+        Action    = ["cloudwatch:PutMetricData"]
+        Resource  = "*"
+        Condition = { StringEquals = { "cloudwatch:namespace" = "Glue" } }
+      },
+      {
+        Sid      = "UseWorkflowKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+        Resource = var.kms_key_arn
+      },
+    ]
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name        = "${local.job_name}-role"
+  description = "Role of the Glue job ${local.job_name}"
+
+  # Only Glue may assume the role; a job role can be passed only within this account.
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Effect    = "Allow"
+        Principal = { Service = "glue.amazonaws.com" }
+        Action    = "sts:AssumeRole"
+      },
+    ]
+  })
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "heavy-etl"
+  role   = aws_iam_role.this.id
+  policy = jsonencode(local.policy)
+}

@@ -1,0 +1,119 @@
+# The HeavyETL stage as a Glue 5.0 job. Step Functions runs it with
+# glue:startJobRun.sync and retries it, so the job itself never retries.
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.name
+  partition  = data.aws_partition.current.partition
+
+  job_name    = "ceap-workflow-${var.workflow_name}-heavy-etl"
+  bucket_arn  = "arn:${local.partition}:s3:::${var.bucket_name}"
+  scripts_arn = "arn:${local.partition}:s3:::${var.scripts_bucket_name}"
+  object_root = "${var.workflow_name}/"
+
+  history_uri    = coalesce(var.history_uri, "s3://${var.bucket_name}/history/")
+  history_parts  = regex("^s3://([^/]+)/?(.*)$", local.history_uri)
+  history_bucket = "arn:${local.partition}:s3:::${local.history_parts[0]}"
+  history_prefix = local.history_parts[1]
+
+  # Glue 5.0 writes to {prefix}/error (driver, Spark, GlueLogger) and {prefix}/output (stdout/stderr).
+  log_group_prefix = "/aws-glue/jobs/${local.job_name}"
+  log_group_names  = ["${local.log_group_prefix}/error", "${local.log_group_prefix}/output"]
+
+  default_arguments = merge(
+    { "--target_partition_mb" = "128" },
+    var.job_arguments,
+    {
+      "--job-language"                     = "python"
+      "--history_uri"                      = local.history_uri
+      "--extra-py-files"                   = "s3://${var.scripts_bucket_name}/${aws_s3_object.code.key}"
+      "--enable-continuous-cloudwatch-log" = "true"
+      "--custom-logGroup-prefix"           = local.log_group_prefix
+      "--enable-metrics"                   = "true"
+      "--enable-observability-metrics"     = "true"
+      "--job-bookmark-option"              = "job-bookmark-disable" # every run reads one execution's prefix
+    },
+  )
+}
+
+resource "aws_s3_object" "script" {
+  bucket                 = var.scripts_bucket_name
+  key                    = "${local.object_root}heavy_etl.py"
+  source                 = var.script_path
+  source_hash            = var.script_sha256
+  content_type           = "text/x-python"
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.kms_key_arn
+}
+
+resource "aws_s3_object" "code" {
+  bucket                 = var.scripts_bucket_name
+  key                    = "${local.object_root}stage-code.zip"
+  source                 = var.code_zip_path
+  source_hash            = var.code_zip_sha256
+  content_type           = "application/zip"
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.kms_key_arn
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  for_each = toset(local.log_group_names)
+
+  name              = each.value
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+resource "aws_glue_security_configuration" "this" {
+  name = local.job_name
+
+  encryption_configuration {
+    cloudwatch_encryption {
+      cloudwatch_encryption_mode = "SSE-KMS"
+      kms_key_arn                = var.kms_key_arn
+    }
+
+    job_bookmarks_encryption {
+      job_bookmarks_encryption_mode = "CSE-KMS"
+      kms_key_arn                   = var.kms_key_arn
+    }
+
+    s3_encryption {
+      s3_encryption_mode = "SSE-KMS"
+      kms_key_arn        = var.kms_key_arn
+    }
+  }
+}
+
+resource "aws_glue_job" "this" {
+  name                   = local.job_name
+  description            = "CEAP ${var.workflow_name} workflow: HeavyETL (customer-history enrichment)"
+  role_arn               = aws_iam_role.this.arn
+  glue_version           = var.glue_version
+  worker_type            = var.worker_type
+  number_of_workers      = var.number_of_workers
+  timeout                = var.timeout_minutes
+  max_retries            = 0 # Step Functions owns retries (2 attempts, 300 s, backoff 2)
+  security_configuration = aws_glue_security_configuration.this.name
+
+  command {
+    name            = "glueetl"
+    python_version  = "3"
+    script_location = "s3://${var.scripts_bucket_name}/${aws_s3_object.script.key}"
+  }
+
+  default_arguments = local.default_arguments
+
+  execution_property {
+    max_concurrent_runs = var.max_concurrent_runs
+  }
+
+  depends_on = [
+    aws_cloudwatch_log_group.this,
+    aws_iam_role_policy.this,
+  ]
+}

@@ -1,0 +1,60 @@
+# One customer-managed key per workflow, rotated yearly. The key policy delegates
+# to IAM in this account (roles get kms:* only through their own scoped policies)
+# and lets the AWS services that encrypt on the workflow's behalf use it.
+
+locals {
+  kms_log_group_arns = [
+    for n in var.kms_log_group_names : "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${n}"
+  ]
+
+  kms_statements = concat(
+    [
+      {
+        # The standard root statement: without it no IAM policy could grant use of the key.
+        Sid       = "EnableIamPoliciesInThisAccount"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*" # in a key policy "*" means this key
+      },
+      {
+        # CloudWatch alarms publish to the encrypted alarm topic.
+        Sid       = "AllowCloudWatchAlarmsToUseTheAlarmTopic"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        Resource  = "*"
+      },
+    ],
+    length(local.kms_log_group_arns) == 0 ? [] : [
+      {
+        # CloudWatch Logs encrypts the workflow's log groups, and only those.
+        Sid       = "AllowCloudWatchLogsForWorkflowLogGroups"
+        Effect    = "Allow"
+        Principal = { Service = "logs.${local.region}.amazonaws.com" }
+        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+        Resource  = "*"
+        Condition = {
+          ArnLike = { "kms:EncryptionContext:aws:logs:arn" = local.kms_log_group_arns }
+        }
+      },
+    ],
+  )
+
+  kms_policy = {
+    Version   = "2012-10-17"
+    Statement = local.kms_statements
+  }
+}
+
+resource "aws_kms_key" "this" {
+  description             = "CEAP workflow ${var.name}: bucket, queues, table, logs and alarm topic"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_deletion_window_days
+  policy                  = jsonencode(local.kms_policy)
+}
+
+resource "aws_kms_alias" "this" {
+  name          = "alias/ceap-workflow-${var.name}"
+  target_key_id = aws_kms_key.this.key_id
+}

@@ -1,0 +1,343 @@
+mock_provider "aws" {
+  override_during = plan
+
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+      arn        = "arn:aws:iam::123456789012:user/ceap-test"
+      user_id    = "AIDACEAPTEST"
+    }
+  }
+
+  mock_data "aws_region" {
+    defaults = {
+      name        = "us-east-1"
+      description = "US East (N. Virginia)"
+      endpoint    = "ec2.us-east-1.amazonaws.com"
+    }
+  }
+
+  mock_data "aws_partition" {
+    defaults = {
+      partition          = "aws"
+      dns_suffix         = "amazonaws.com"
+      reverse_dns_prefix = "com.amazonaws"
+    }
+  }
+
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn    = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000"
+      key_id = "00000000-0000-4000-8000-000000000000"
+    }
+  }
+}
+
+variables {
+  name = "realtime"
+  type = "EXPRESS"
+  stage_package = {
+    code_zip_path    = "stage-code.zip"
+    code_zip_sha256  = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+    layer_zip_path   = "stage-layer.zip"
+    layer_zip_sha256 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+    runtime          = "python3.12"
+  }
+}
+
+run "state_machine" {
+  command = plan
+
+  assert {
+    condition     = aws_sfn_state_machine.this.name == "Ceap-realtime-Workflow" && aws_sfn_state_machine.this.type == "EXPRESS"
+    error_message = "EXPRESS state machine Ceap-{name}-Workflow"
+  }
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition) == output.definition
+    error_message = "the deployed definition is the generated one"
+  }
+  assert {
+    condition     = output.definition.StartAt == "ETL"
+    error_message = "starts at ETL"
+  }
+  assert {
+    condition     = keys(output.definition.States) == ["ETL", "Filter", "Reactive", "Score", "Store", "WorkflowFailed"]
+    error_message = "five Lambda stages and one Fail state, no HeavyETL"
+  }
+  assert {
+    condition     = [for s in ["ETL", "Filter", "Score", "Store"] : output.definition.States[s].Next] == ["Filter", "Score", "Store", "Reactive"]
+    error_message = "ETL -> Filter -> Score -> Store -> Reactive"
+  }
+  assert {
+    condition     = output.definition.States.Reactive.End == true
+    error_message = "Reactive ends the execution"
+  }
+  assert {
+    condition     = !contains(keys(output.definition), "TimeoutSeconds")
+    error_message = "EXPRESS has no TimeoutSeconds (the 5-minute limit applies)"
+  }
+  assert {
+    condition     = one(aws_sfn_state_machine.this.logging_configuration).level == "ALL" && one(aws_sfn_state_machine.this.logging_configuration).include_execution_data
+    error_message = "logging level ALL with execution data"
+  }
+  assert {
+    condition     = one(aws_sfn_state_machine.this.logging_configuration).log_destination == "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/Ceap-realtime-Workflow:*"
+    error_message = "logs to /aws/vendedlogs/states/Ceap-{name}-Workflow"
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.states.retention_in_days == 14 && aws_cloudwatch_log_group.states.kms_key_id == output.kms_key_arn
+    error_message = "state machine logs kept 14 days, encrypted"
+  }
+  assert {
+    condition     = one(aws_sfn_state_machine.this.tracing_configuration).enabled
+    error_message = "X-Ray tracing on"
+  }
+}
+
+run "lambda_tasks" {
+  command = plan
+
+  assert {
+    condition = output.definition.States.ETL.Parameters == {
+      FunctionName = "arn:aws:lambda:us-east-1:123456789012:function:CeapWorkflow-realtime-ETLLambda"
+      Payload = {
+        "executionId.$" = "$$.Execution.Name"
+        currentStage    = "ETL"
+        previousStage   = null
+        workflowBucket  = "ceap-workflow-realtime-123456789012"
+        "initialData.$" = "$$.Execution.Input"
+      }
+    }
+    error_message = "ETL gets the stage event with previousStage null"
+  }
+  assert {
+    condition     = [for s in ["Filter", "Score", "Store", "Reactive"] : output.definition.States[s].Parameters.Payload.previousStage] == ["ETL", "Filter", "Score", "Store"]
+    error_message = "each stage names its predecessor"
+  }
+  assert {
+    condition     = alltrue([for s in ["ETL", "Filter", "Score", "Store", "Reactive"] : output.definition.States[s].Resource == "arn:aws:states:::lambda:invoke" && output.definition.States[s].ResultPath == "$"])
+    error_message = "lambda:invoke tasks whose result replaces the state"
+  }
+  assert {
+    condition = output.definition.States.Filter.ResultSelector == {
+      "status.$"        = "$.Payload.status"
+      "stage.$"         = "$.Payload.stage"
+      "executionId.$"   = "$.Payload.executionId"
+      "recordCount.$"   = "$.Payload.recordCount"
+      "rejectedCount.$" = "$.Payload.rejectedCount"
+      "manifestKey.$"   = "$.Payload.manifestKey"
+    }
+    error_message = "only the small stage result is kept"
+  }
+  assert {
+    condition = alltrue([for s in ["ETL", "Filter", "Score", "Store", "Reactive"] : output.definition.States[s].Retry == [
+      {
+        ErrorEquals     = ["StageTransientError", "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"]
+        IntervalSeconds = 2
+        MaxAttempts     = 2
+        BackoffRate     = 2
+      },
+    ]])
+    error_message = "retryable errors: 2 attempts, exponential backoff"
+  }
+  assert {
+    condition     = !anytrue(flatten([for n, s in output.definition.States : [for r in try(s.Retry, []) : contains(r.ErrorEquals, "StageInputError") || contains(r.ErrorEquals, "StageConfigError") || contains(r.ErrorEquals, "States.ALL")]]))
+    error_message = "input and config errors are never retried"
+  }
+  assert {
+    condition = alltrue([for s in ["ETL", "Filter", "Score", "Store", "Reactive"] : output.definition.States[s].Catch == [
+      { ErrorEquals = ["States.ALL"], ResultPath = "$", Next = "WorkflowFailed" },
+    ]])
+    error_message = "every stage catches into WorkflowFailed"
+  }
+  assert {
+    condition     = output.definition.States.WorkflowFailed == { Type = "Fail", ErrorPath = "$.Error", CausePath = "$.Cause" }
+    error_message = "the Fail state carries the stage's error and cause"
+  }
+}
+
+run "functions" {
+  command = plan
+
+  assert {
+    condition = output.function_names == {
+      ETL      = "CeapWorkflow-realtime-ETLLambda"
+      Filter   = "CeapWorkflow-realtime-FilterLambda"
+      Score    = "CeapWorkflow-realtime-ScoreLambda"
+      Store    = "CeapWorkflow-realtime-StoreLambda"
+      Reactive = "CeapWorkflow-realtime-ReactiveLambda"
+    }
+    error_message = "five functions named CeapWorkflow-{name}-{Stage}Lambda"
+  }
+  assert {
+    condition     = sum([for s, m in module.stage : m.timeout]) < 300
+    error_message = "EXPRESS stage timeouts add up to less than 5 minutes"
+  }
+  assert {
+    condition     = aws_lambda_layer_version.deps.layer_name == "ceap-workflow-realtime-deps" && aws_lambda_layer_version.deps.source_code_hash == var.stage_package.layer_zip_sha256
+    error_message = "one dependency layer per workflow"
+  }
+  assert {
+    condition     = aws_lambda_layer_version.deps.compatible_runtimes == toset(["python3.12"])
+    error_message = "layer built for the stage runtime"
+  }
+  assert {
+    condition     = length(module.glue_job) == 0
+    error_message = "no Glue job in EXPRESS"
+  }
+}
+
+run "iam" {
+  command = plan
+
+  assert {
+    condition = toset({ for s in output.sfn_policy.Statement : s.Sid => s.Resource }["InvokeStageFunctions"]) == toset(flatten([
+      for s in ["ETL", "Filter", "Score", "Store", "Reactive"] : [
+        "arn:aws:lambda:us-east-1:123456789012:function:CeapWorkflow-realtime-${s}Lambda",
+        "arn:aws:lambda:us-east-1:123456789012:function:CeapWorkflow-realtime-${s}Lambda:*",
+      ]
+    ]))
+    error_message = "the state machine invokes exactly its five functions"
+  }
+  assert {
+    condition     = [for s in output.sfn_policy.Statement : s.Sid] == ["InvokeStageFunctions", "DeliverExecutionLogs", "WriteTraces"]
+    error_message = "no Glue permissions in EXPRESS"
+  }
+  assert {
+    condition     = [for s in output.sfn_policy.Statement : s.Sid if s.Resource == "*"] == ["DeliverExecutionLogs", "WriteTraces"]
+    error_message = "'*' resource only for log delivery and X-Ray"
+  }
+  assert {
+    condition     = alltrue(flatten([for p in [output.sfn_policy, output.pipe_policy] : [for s in p.Statement : [for a in s.Action : a != "*" && !endswith(a, ":*")]]]))
+    error_message = "no wildcard actions"
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.sfn.policy) == output.sfn_policy && jsondecode(aws_iam_role_policy.pipe.policy) == output.pipe_policy
+    error_message = "inline policies are exactly the reviewed documents"
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role.sfn.assume_role_policy).Statement[0].Condition.ArnLike["aws:SourceArn"][0] == "arn:aws:states:us-east-1:123456789012:stateMachine:Ceap-realtime-Workflow"
+    error_message = "only this state machine assumes its role"
+  }
+  assert {
+    condition = output.pipe_policy.Statement == [
+      {
+        Sid      = "ConsumeWorkflowQueue"
+        Effect   = "Allow"
+        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+        Resource = "arn:aws:sqs:us-east-1:123456789012:ceap-workflow-realtime-queue"
+      },
+      {
+        Sid      = "StartWorkflow"
+        Effect   = "Allow"
+        Action   = ["states:StartSyncExecution"]
+        Resource = "arn:aws:states:us-east-1:123456789012:stateMachine:Ceap-realtime-Workflow"
+      },
+      {
+        Sid      = "DecryptQueueMessages"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000"
+      },
+    ]
+    error_message = "the pipe reads its queue and starts its state machine synchronously, nothing else"
+  }
+}
+
+run "pipe" {
+  command = plan
+
+  assert {
+    condition     = aws_pipes_pipe.this.name == "ceap-workflow-realtime-pipe" && aws_pipes_pipe.this.source == "arn:aws:sqs:us-east-1:123456789012:ceap-workflow-realtime-queue"
+    error_message = "the pipe reads the workflow queue"
+  }
+  assert {
+    condition     = one(one(aws_pipes_pipe.this.target_parameters).step_function_state_machine_parameters).invocation_type == "REQUEST_RESPONSE"
+    error_message = "EXPRESS runs synchronously"
+  }
+  assert {
+    condition     = one(one(aws_pipes_pipe.this.source_parameters).sqs_queue_parameters).batch_size == 1
+    error_message = "one message per execution"
+  }
+  assert {
+    condition     = one(aws_pipes_pipe.this.target_parameters).input_template == "<$.body>"
+    error_message = "the execution input is the message body"
+  }
+}
+
+run "alarms" {
+  command = plan
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.failure_rate.threshold == 5 && aws_cloudwatch_metric_alarm.failure_rate.comparison_operator == "GreaterThanThreshold"
+    error_message = "failure rate > 5 %"
+  }
+  assert {
+    condition     = one([for q in aws_cloudwatch_metric_alarm.failure_rate.metric_query : q.expression if q.return_data == true]) == "IF(FILL(started, 0) > 0, 100 * (FILL(failed, 0) + FILL(timed_out, 0)) / FILL(started, 0), 0)"
+    error_message = "failure rate is failed+timed-out over started, in percent"
+  }
+  assert {
+    condition = toset([for q in aws_cloudwatch_metric_alarm.failure_rate.metric_query : "${q.id}=${one(q.metric).metric_name}" if length(q.metric) > 0]) == toset([
+      "started=ExecutionsStarted", "failed=ExecutionsFailed", "timed_out=ExecutionsTimedOut",
+    ])
+    error_message = "failure rate built from the AWS/States execution metrics"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.duration.metric_name == "ExecutionTime" && aws_cloudwatch_metric_alarm.duration.threshold == 240000
+    error_message = "EXPRESS duration alarm at 240 s, before the 5-minute limit"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.dlq.dimensions.QueueName == "ceap-workflow-realtime-dlq" && aws_cloudwatch_metric_alarm.dlq.threshold == 0 && aws_cloudwatch_metric_alarm.dlq.comparison_operator == "GreaterThanThreshold"
+    error_message = "DLQ alarm when any message is visible"
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.glue_failed) == 0 && length(aws_cloudwatch_event_rule.glue_failed) == 0
+    error_message = "no Glue alarm in EXPRESS"
+  }
+  assert {
+    condition     = aws_sns_topic.alarms.name == "ceap-workflow-realtime-alarms" && aws_sns_topic.alarms.kms_master_key_id == output.kms_key_arn
+    error_message = "alarms go to an encrypted topic"
+  }
+  assert {
+    condition     = aws_cloudwatch_dashboard.this.dashboard_name == "Ceap-realtime-Workflow"
+    error_message = "one dashboard per workflow"
+  }
+  assert {
+    condition     = length(jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets) == 7
+    error_message = "six metric widgets and the alarm widget"
+  }
+  assert {
+    condition = jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets[6].properties.alarms == [
+      "arn:aws:cloudwatch:us-east-1:123456789012:alarm:Ceap-realtime-Workflow-failure-rate",
+      "arn:aws:cloudwatch:us-east-1:123456789012:alarm:Ceap-realtime-Workflow-duration",
+      "arn:aws:cloudwatch:us-east-1:123456789012:alarm:Ceap-realtime-Workflow-dlq-not-empty",
+    ]
+    error_message = "the dashboard shows the workflow's alarms"
+  }
+}
+
+run "summary" {
+  command = plan
+
+  assert {
+    condition = toset(keys(output.summary)) == toset([
+      "name", "type", "state_machine_arn", "state_machine_name", "bucket", "queue_url", "queue_arn", "dlq_url", "dlq_arn",
+      "table_name", "event_bus_name", "function_names", "glue_job_name", "dashboard_name", "alarm_topic_arn",
+    ])
+    error_message = "summary matches the `workflow` output of docs/ARCHITECTURE.md"
+  }
+  assert {
+    condition     = output.summary.glue_job_name == null && output.summary.type == "EXPRESS" && output.summary.name == "realtime"
+    error_message = "EXPRESS summary has no Glue job"
+  }
+  assert {
+    condition     = output.summary.bucket == "ceap-workflow-realtime-123456789012" && output.summary.table_name == "ceap-workflow-realtime-candidates"
+    error_message = "summary names"
+  }
+}

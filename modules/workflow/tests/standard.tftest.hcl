@@ -1,0 +1,198 @@
+mock_provider "aws" {
+  override_during = plan
+
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+      arn        = "arn:aws:iam::123456789012:user/ceap-test"
+      user_id    = "AIDACEAPTEST"
+    }
+  }
+
+  mock_data "aws_region" {
+    defaults = {
+      name        = "us-east-1"
+      description = "US East (N. Virginia)"
+      endpoint    = "ec2.us-east-1.amazonaws.com"
+    }
+  }
+
+  mock_data "aws_partition" {
+    defaults = {
+      partition          = "aws"
+      dns_suffix         = "amazonaws.com"
+      reverse_dns_prefix = "com.amazonaws"
+    }
+  }
+
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn    = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000"
+      key_id = "00000000-0000-4000-8000-000000000000"
+    }
+  }
+}
+
+variables {
+  name = "batch"
+  type = "STANDARD"
+  stage_package = {
+    code_zip_path    = "stage-code.zip"
+    code_zip_sha256  = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+    layer_zip_path   = "stage-layer.zip"
+    layer_zip_sha256 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+    runtime          = "python3.12"
+  }
+  glue_script = {
+    path   = "heavy_etl.py"
+    sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+  }
+}
+
+run "glue_between_filter_and_score" {
+  command = plan
+
+  assert {
+    condition     = aws_sfn_state_machine.this.type == "STANDARD" && aws_sfn_state_machine.this.name == "Ceap-batch-Workflow"
+    error_message = "STANDARD state machine"
+  }
+  assert {
+    condition     = output.stage_order == tolist(["ETL", "Filter", "HeavyETL", "Score", "Store", "Reactive"])
+    error_message = "HeavyETL sits between Filter and Score"
+  }
+  assert {
+    condition     = output.definition.States.Filter.Next == "HeavyETL" && output.definition.States.HeavyETL.Next == "Score"
+    error_message = "Filter -> HeavyETL -> Score"
+  }
+  assert {
+    condition     = output.definition.States.Score.Parameters.Payload.previousStage == "HeavyETL"
+    error_message = "Score reads HeavyETL's manifest"
+  }
+  assert {
+    condition     = output.definition.States.HeavyETL.Resource == "arn:aws:states:::glue:startJobRun.sync"
+    error_message = "Glue task waits for the job run (.sync)"
+  }
+  assert {
+    condition = output.definition.States.HeavyETL.Parameters == {
+      JobName = "ceap-workflow-batch-heavy-etl"
+      Arguments = {
+        "--execution_id.$"  = "$$.Execution.Name"
+        "--workflow_bucket" = "ceap-workflow-batch-123456789012"
+        "--previous_stage"  = "Filter"
+        "--current_stage"   = "HeavyETL"
+      }
+    }
+    error_message = "job arguments per docs/ARCHITECTURE.md"
+  }
+  assert {
+    condition     = output.definition.States.HeavyETL.Retry == [{ ErrorEquals = ["States.TaskFailed"], IntervalSeconds = 300, MaxAttempts = 2, BackoffRate = 2 }]
+    error_message = "Glue retry: 2 attempts, 300 s, backoff 2"
+  }
+  assert {
+    condition     = output.definition.States.HeavyETL.Catch == [{ ErrorEquals = ["States.ALL"], ResultPath = "$", Next = "WorkflowFailed" }]
+    error_message = "Glue failures end in WorkflowFailed"
+  }
+  assert {
+    condition     = output.definition.States.HeavyETL.ResultPath == "$" && output.definition.States.HeavyETL.ResultSelector["status.$"] == "$.JobRunState" && output.definition.States.HeavyETL.ResultSelector.stage == "HeavyETL"
+    error_message = "only a small Glue result is kept"
+  }
+  assert {
+    condition     = module.glue_job[0].job_name == "ceap-workflow-batch-heavy-etl"
+    error_message = "the Glue job exists in STANDARD"
+  }
+  assert {
+    condition     = module.glue_job[0].script_s3_uri == "s3://ceap-glue-scripts-123456789012/batch/heavy_etl.py"
+    error_message = "script uploaded to the shared bucket under the workflow name"
+  }
+}
+
+run "standard_iam_and_pipe" {
+  command = plan
+
+  assert {
+    condition = { for s in output.sfn_policy.Statement : s.Sid => s }["RunHeavyEtlJob"] == {
+      Sid      = "RunHeavyEtlJob"
+      Effect   = "Allow"
+      Action   = ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"]
+      Resource = "arn:aws:glue:us-east-1:123456789012:job/ceap-workflow-batch-heavy-etl"
+    }
+    error_message = "the state machine runs exactly its Glue job"
+  }
+  assert {
+    condition     = one(one(aws_pipes_pipe.this.target_parameters).step_function_state_machine_parameters).invocation_type == "FIRE_AND_FORGET"
+    error_message = "STANDARD runs asynchronously"
+  }
+  assert {
+    condition     = { for s in output.pipe_policy.Statement : s.Sid => s.Action }["StartWorkflow"] == ["states:StartExecution"]
+    error_message = "the pipe may only StartExecution on a STANDARD workflow"
+  }
+  assert {
+    condition     = module.stage["ETL"].timeout == 900 && module.stage["Score"].memory_size == 2048
+    error_message = "STANDARD stages get long timeouts and more memory"
+  }
+}
+
+run "standard_alarms" {
+  command = plan
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.duration.threshold == 14400000
+    error_message = "STANDARD duration alarm at 4 h"
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.glue_failed[0].event_pattern) == { source = ["aws.glue"], "detail-type" = ["Glue Job State Change"], detail = { jobName = ["ceap-workflow-batch-heavy-etl"], state = ["FAILED", "TIMEOUT", "ERROR"] } }
+    error_message = "Glue failures are the job's own FAILED/TIMEOUT/ERROR state changes"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.glue_failed[0].metric_name == "MatchedEvents" && aws_cloudwatch_metric_alarm.glue_failed[0].dimensions.RuleName == "ceap-workflow-batch-heavy-etl-failed" && aws_cloudwatch_metric_alarm.glue_failed[0].threshold == 0
+    error_message = "alarm on any matched Glue failure"
+  }
+  assert {
+    condition     = output.summary.glue_job_name == "ceap-workflow-batch-heavy-etl"
+    error_message = "summary names the Glue job"
+  }
+}
+
+run "execution_timeout" {
+  command = plan
+
+  variables {
+    standard_execution_timeout_seconds = 28800
+  }
+
+  assert {
+    condition     = output.definition.TimeoutSeconds == 28800
+    error_message = "optional STANDARD execution timeout"
+  }
+}
+
+run "second_workflow_names" {
+  command = plan
+
+  variables {
+    name = "analytics"
+  }
+
+  assert {
+    condition     = output.summary.state_machine_name == "Ceap-analytics-Workflow" && output.summary.bucket == "ceap-workflow-analytics-123456789012"
+    error_message = "names follow the workflow name"
+  }
+  assert {
+    condition     = output.summary.glue_job_name == "ceap-workflow-analytics-heavy-etl" && output.summary.table_name == "ceap-workflow-analytics-candidates"
+    error_message = "job and table names follow the workflow name"
+  }
+  assert {
+    condition     = output.function_names.Reactive == "CeapWorkflow-analytics-ReactiveLambda" && output.summary.dashboard_name == "Ceap-analytics-Workflow"
+    error_message = "function and dashboard names follow the workflow name"
+  }
+  assert {
+    condition     = aws_pipes_pipe.this.name == "ceap-workflow-analytics-pipe" && aws_sns_topic.alarms.name == "ceap-workflow-analytics-alarms"
+    error_message = "pipe and topic names follow the workflow name"
+  }
+}

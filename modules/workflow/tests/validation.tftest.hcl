@@ -1,0 +1,138 @@
+mock_provider "aws" {
+  override_during = plan
+
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+      arn        = "arn:aws:iam::123456789012:user/ceap-test"
+      user_id    = "AIDACEAPTEST"
+    }
+  }
+
+  mock_data "aws_region" {
+    defaults = {
+      name        = "us-east-1"
+      description = "US East (N. Virginia)"
+      endpoint    = "ec2.us-east-1.amazonaws.com"
+    }
+  }
+
+  mock_data "aws_partition" {
+    defaults = {
+      partition          = "aws"
+      dns_suffix         = "amazonaws.com"
+      reverse_dns_prefix = "com.amazonaws"
+    }
+  }
+
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn    = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000"
+      key_id = "00000000-0000-4000-8000-000000000000"
+    }
+  }
+}
+
+variables {
+  name = "realtime"
+  type = "EXPRESS"
+  stage_package = {
+    code_zip_path    = "stage-code.zip"
+    code_zip_sha256  = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+    layer_zip_path   = "stage-layer.zip"
+    layer_zip_sha256 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+    runtime          = "python3.12"
+  }
+}
+
+run "rejects_uppercase_name" {
+  command = plan
+
+  variables {
+    name = "RealTime"
+  }
+
+  expect_failures = [var.name]
+}
+
+run "rejects_long_name" {
+  command = plan
+
+  variables {
+    name = "abcdefghijklmnopqrstuv"
+  }
+
+  expect_failures = [var.name]
+}
+
+run "rejects_unknown_type" {
+  command = plan
+
+  variables {
+    type = "SYNC"
+  }
+
+  expect_failures = [var.type]
+}
+
+run "standard_needs_glue_script" {
+  command = plan
+
+  variables {
+    type = "STANDARD"
+  }
+
+  expect_failures = [var.glue_script]
+}
+
+run "rejects_hex_zip_hash" {
+  command = plan
+
+  variables {
+    stage_package = {
+      code_zip_path    = "stage-code.zip"
+      code_zip_sha256  = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+      layer_zip_path   = "stage-layer.zip"
+      layer_zip_sha256 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+      runtime          = "python3.12"
+    }
+  }
+
+  expect_failures = [var.stage_package]
+}
+
+run "rejects_unknown_stage_override" {
+  command = plan
+
+  variables {
+    stage_overrides = { HeavyETL = { memory_size = 4096 } }
+  }
+
+  expect_failures = [var.stage_overrides]
+}
+
+run "stage_overrides_apply" {
+  command = plan
+
+  variables {
+    stage_overrides = {
+      Filter = { memory_size = 768, environment = { CEAP_FILTER_MIN_ORDER_VALUE = "25" } }
+      Score  = { reserved_concurrency = 3 }
+    }
+  }
+
+  assert {
+    condition     = module.stage["Filter"].memory_size == 768 && module.stage["Filter"].timeout == 30
+    error_message = "an override replaces only what it sets"
+  }
+  assert {
+    condition     = module.stage["ETL"].memory_size == 1024
+    error_message = "other stages keep their defaults"
+  }
+}

@@ -1,0 +1,187 @@
+variable "name" {
+  description = "Workflow name: lowercase letters and digits, 2-21 characters (it enters bucket names)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,20}$", var.name))
+    error_message = "name must match ^[a-z][a-z0-9]{1,20}$ (lowercase letters and digits, starting with a letter)."
+  }
+}
+
+variable "type" {
+  description = "EXPRESS (synchronous, under 5 minutes, Lambda stages only) or STANDARD (asynchronous, with the HeavyETL Glue job between Filter and Score)."
+  type        = string
+
+  validation {
+    condition     = contains(["EXPRESS", "STANDARD"], var.type)
+    error_message = "type must be EXPRESS or STANDARD."
+  }
+}
+
+variable "stage_package" {
+  description = "Stage artifacts built by `ceap-tf package`: the code zip (all five handlers), the dependency layer zip, their base64 SHA-256 hashes and the Lambda runtime."
+  type = object({
+    code_zip_path    = string
+    code_zip_sha256  = string
+    layer_zip_path   = string
+    layer_zip_sha256 = string
+    runtime          = string
+  })
+
+  validation {
+    condition = alltrue([
+      for h in [var.stage_package.code_zip_sha256, var.stage_package.layer_zip_sha256] : can(regex("^[A-Za-z0-9+/]{43}=$", h))
+    ])
+    error_message = "stage_package hashes must be base64-encoded SHA-256 values (44 characters ending in '=')."
+  }
+
+  validation {
+    condition     = can(regex("^python3\\.1[0-9]$", var.stage_package.runtime))
+    error_message = "stage_package.runtime must be a Lambda Python 3 runtime such as python3.12."
+  }
+}
+
+variable "glue_script" {
+  description = "STANDARD only: the HeavyETL PySpark script (path and hex SHA-256)."
+  type = object({
+    path   = string
+    sha256 = string
+  })
+  default = null
+
+  validation {
+    condition     = var.type != "STANDARD" || var.glue_script != null
+    error_message = "A STANDARD workflow needs glue_script (path and sha256 of glue/heavy_etl.py)."
+  }
+}
+
+variable "glue_scripts_bucket_name" {
+  description = "Shared Glue script bucket; null means ceap-glue-scripts-{account_id} from envs/shared."
+  type        = string
+  default     = null
+}
+
+variable "history_uri" {
+  description = "STANDARD only: customer-history dataset for HeavyETL; null means s3://{workflow bucket}/history/."
+  type        = string
+  default     = null
+}
+
+variable "glue_job" {
+  description = "STANDARD only: HeavyETL job sizing and extra default arguments."
+  type = object({
+    worker_type         = optional(string, "G.1X")
+    number_of_workers   = optional(number, 2)
+    timeout_minutes     = optional(number, 120)
+    max_concurrent_runs = optional(number, 3)
+    arguments           = optional(map(string), {})
+  })
+  default = {}
+}
+
+variable "stage_overrides" {
+  description = "Per-stage tuning, keyed by stage id (ETL, Filter, Score, Store, Reactive): memory_size, timeout, reserved_concurrency, environment (e.g. {CEAP_FILTER_MIN_ORDER_VALUE = \"10\"})."
+  type = map(object({
+    memory_size          = optional(number)
+    timeout              = optional(number)
+    reserved_concurrency = optional(number)
+    environment          = optional(map(string), {})
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.stage_overrides) : contains(["ETL", "Filter", "Score", "Store", "Reactive"], k)])
+    error_message = "stage_overrides keys must be Lambda stage ids: ETL, Filter, Score, Store, Reactive."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrency of each stage function (stage_overrides may set it per stage)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.reserved_concurrency >= 1
+    error_message = "reserved_concurrency must be at least 1."
+  }
+}
+
+variable "extra_source_bucket_arns" {
+  description = "Further S3 buckets the ETL stage may read `source` files from (read-only)."
+  type        = list(string)
+  default     = []
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group of the workflow (state machine, functions, Glue job)."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "executions_expiration_days" {
+  description = "Days after which per-run stage data under executions/ expires."
+  type        = number
+  default     = 7
+}
+
+variable "queue_visibility_timeout_seconds" {
+  description = "Workflow queue visibility timeout; must exceed the time the pipe holds a message (5 minutes for an EXPRESS REQUEST_RESPONSE run)."
+  type        = number
+  default     = 360
+}
+
+variable "standard_execution_timeout_seconds" {
+  description = "STANDARD only: TimeoutSeconds of the whole execution; null leaves the Step Functions limit (one year)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.standard_execution_timeout_seconds == null || coalesce(var.standard_execution_timeout_seconds, 1) >= 1
+    error_message = "standard_execution_timeout_seconds must be a positive number of seconds."
+  }
+}
+
+variable "failure_rate_alarm_threshold_percent" {
+  description = "Alarm when more than this percentage of executions started in a period fail or time out."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.failure_rate_alarm_threshold_percent > 0 && var.failure_rate_alarm_threshold_percent <= 100
+    error_message = "failure_rate_alarm_threshold_percent must be in (0, 100]."
+  }
+}
+
+variable "duration_alarm_threshold_seconds" {
+  description = "Alarm when an execution takes longer; null means 240 s for EXPRESS (warn before the 5-minute limit) and 14400 s (4 h) for STANDARD."
+  type        = number
+  default     = null
+}
+
+variable "alarm_period_seconds" {
+  description = "Evaluation period of the alarms."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = contains([60, 300, 900, 3600], var.alarm_period_seconds)
+    error_message = "alarm_period_seconds must be 60, 300, 900 or 3600."
+  }
+}
+
+variable "force_destroy" {
+  description = "Let terraform destroy delete the workflow bucket with its objects."
+  type        = bool
+  default     = false
+}
+
+variable "table_deletion_protection" {
+  description = "Turn on DynamoDB deletion protection for the candidate table."
+  type        = bool
+  default     = false
+}
