@@ -1,0 +1,198 @@
+"""Run Glue job scripts for real: PySpark local mode in a subprocess.
+
+A run downloads the job's script and ``--extra-py-files`` from the local cloud's own S3,
+then runs ``python script.py --JOB_NAME NAME --JOB_RUN_ID ID <arguments>`` with the
+local endpoint and test credentials in its environment. States follow Glue:
+STARTING -> RUNNING -> SUCCEEDED | FAILED (with ErrorMessage) | TIMEOUT. When PySpark is
+not importable the run fails with a clear ErrorMessage instead of pretending.
+
+Output goes to CloudWatch Logs like Glue's: stdout to ``/aws-glue/jobs/output``, stderr
+to ``/aws-glue/jobs/error`` (stream = run id), and both to the continuous-logging group
+(``--continuous-log-logGroup`` or ``/aws-glue/jobs/logs-v2``) when
+``--enable-continuous-cloudwatch-log`` is ``true``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import boto3
+from botocore.config import Config
+
+from ceap_tf.localcloud.lambda_runtime import TEST_CREDENTIALS
+
+StateCallback = Callable[[str, str | None], None]
+LogCallback = Callable[[str, str, list[tuple[int, str]]], None]
+
+OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
+ERROR_LOG_GROUP = "/aws-glue/jobs/error"
+CONTINUOUS_LOG_GROUP = "/aws-glue/jobs/logs-v2"
+_MAX_ERROR_CHARS = 2048
+
+
+@dataclass(frozen=True)
+class GlueRunSpec:
+    job_name: str
+    run_id: str
+    script_location: str
+    arguments: dict[str, str]
+    timeout_minutes: int
+    region: str
+
+
+def pyspark_available() -> bool:
+    return importlib.util.find_spec("pyspark") is not None
+
+
+def _split_s3_uri(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
+        raise ValueError(f"not an s3://bucket/key URI: {uri!r}")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def _error_message(stderr_lines: list[str], returncode: int) -> str:
+    """The last error line of a failed run, as Glue's ErrorMessage shows it."""
+    for line in reversed(stderr_lines):
+        text = line.strip()
+        if text and not text.startswith(("at ", "File ", "^", "~")):
+            return text[:_MAX_ERROR_CHARS]
+    return f"Command failed with exit code {returncode}"
+
+
+class GlueRunner:
+    """Starts job runs in background threads and reports their states."""
+
+    def __init__(self, state_dir: Path, endpoint: str, python: str = sys.executable) -> None:
+        self._root = state_dir / "glue"
+        self._endpoint = endpoint
+        self._python = python
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+
+    def start(self, spec: GlueRunSpec, on_state: StateCallback, on_logs: LogCallback) -> None:
+        threading.Thread(
+            target=self._run,
+            args=(spec, on_state, on_logs),
+            name=f"glue-{spec.run_id[:12]}",
+            daemon=True,
+        ).start()
+
+    def close(self) -> None:
+        with self._lock:
+            procs = list(self._procs.values())
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+
+    def _run(self, spec: GlueRunSpec, on_state: StateCallback, on_logs: LogCallback) -> None:
+        try:
+            self._execute(spec, on_state, on_logs)
+        except Exception as exc:
+            on_state("FAILED", f"{type(exc).__name__}: {exc}")
+
+    def _s3(self, region: str) -> object:
+        return boto3.client(
+            "s3",
+            endpoint_url=self._endpoint,
+            region_name=region,
+            aws_access_key_id=TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+        )
+
+    def _download(self, s3: object, uri: str, target_dir: Path) -> Path:
+        bucket, key = _split_s3_uri(uri)
+        target = target_dir / Path(key).name
+        s3.download_file(bucket, key, str(target))  # type: ignore[attr-defined]
+        return target
+
+    def _execute(self, spec: GlueRunSpec, on_state: StateCallback, on_logs: LogCallback) -> None:
+        if not pyspark_available():
+            on_state(
+                "FAILED",
+                "PySpark is not installed in the local cloud's Python; local Glue runs need it "
+                "(install the glue extra: pip install 'ceap-tf[glue]')",
+            )
+            return
+        work = self._root / spec.run_id
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        s3 = self._s3(spec.region)
+        script = self._download(s3, spec.script_location, work)
+        python_path = [str(work)]
+        extra = spec.arguments.get("--extra-py-files", "")
+        for uri in filter(None, (part.strip() for part in extra.split(","))):
+            python_path.append(str(self._download(s3, uri, work)))
+
+        argv = [self._python, str(script), "--JOB_NAME", spec.job_name, "--JOB_RUN_ID", spec.run_id]
+        for key, value in spec.arguments.items():
+            argv += [key, str(value)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+        env.update(TEST_CREDENTIALS)
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": self._endpoint,
+                "AWS_REGION": spec.region,
+                "AWS_DEFAULT_REGION": spec.region,
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "PYTHONPATH": os.pathsep.join(python_path),
+                "PYSPARK_PYTHON": self._python,
+                "PYSPARK_DRIVER_PYTHON": self._python,
+                "SPARK_LOCAL_IP": "127.0.0.1",
+                "GLUE_JOB_NAME": spec.job_name,
+                "GLUE_JOB_RUN_ID": spec.run_id,
+            }
+        )
+        on_state("RUNNING", None)
+        stdout_path, stderr_path = work / "stdout.log", work / "stderr.log"
+        with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=env,
+                cwd=work,
+                start_new_session=True,
+            )
+            with self._lock:
+                self._procs[spec.run_id] = proc
+            try:
+                returncode = proc.wait(timeout=spec.timeout_minutes * 60)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                returncode = proc.wait()
+                timed_out = True
+            finally:
+                with self._lock:
+                    self._procs.pop(spec.run_id, None)
+        now = int(time.time() * 1000)
+        stdout = stdout_path.read_text(errors="replace").splitlines()
+        stderr = stderr_path.read_text(errors="replace").splitlines()
+        on_logs(OUTPUT_LOG_GROUP, spec.run_id, [(now, line) for line in stdout])
+        on_logs(ERROR_LOG_GROUP, spec.run_id, [(now, line) for line in stderr])
+        if spec.arguments.get("--enable-continuous-cloudwatch-log", "").lower() == "true":
+            group = spec.arguments.get("--continuous-log-logGroup") or CONTINUOUS_LOG_GROUP
+            on_logs(group, spec.run_id, [(now, line) for line in stdout + stderr])
+        if timed_out:
+            on_state(
+                "TIMEOUT",
+                f"Job run timed out after {spec.timeout_minutes} minutes (local cloud)",
+            )
+        elif returncode == 0:
+            on_state("SUCCEEDED", None)
+        else:
+            on_state("FAILED", _error_message(stderr, returncode))

@@ -1,0 +1,704 @@
+"""Every change ceap-tf makes to moto's internals, in one place, behind a version guard.
+
+moto 5.2.5 runs a Terraform-deployed CEAP stack only with these gaps closed (measured
+in ``../shared/research/local-cloud.md``):
+
+- Step Functions: executions run with the interpreter from the first request,
+  StartSyncExecution, ValidateStateMachineDefinition, ListStateMachineVersions,
+  ``glue:startJobRun.sync`` (the 5.2.5 interpreter crashes on it), execution history to
+  the state machine's log group, unique names for unnamed executions.
+- Lambda: Invoke runs the deployed zip (see :mod:`lambda_runtime`); State Active and
+  LastUpdateStatus Successful at once.
+- SQS: RedriveAllowPolicy, attributes omitted when unset (as AWS does), compact JSON.
+- Glue: UpdateJob, no invented ExecutionClass, job runs that execute the script (see
+  :mod:`glue_runner`) with the run states Glue reports.
+
+Nothing else in ceap-tf imports moto internals. :func:`check_moto_version` fails loudly
+when the installed moto is not the one these patches were written against.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib.metadata
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ceap_tf.localcloud.glue_runner import GlueRunner, GlueRunSpec
+from ceap_tf.localcloud.lambda_runtime import FunctionSpec, LambdaRuntime, LayerSpec
+
+MOTO_VERSION = "5.2.5"
+LOG = logging.getLogger("ceap_tf.localcloud")
+
+
+class MotoVersionError(RuntimeError):
+    """The installed moto is not the version the local cloud's patches target."""
+
+
+def check_moto_version() -> None:
+    try:
+        installed = importlib.metadata.version("moto")
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise MotoVersionError(
+            f"moto is not installed; the local cloud needs moto[server]=={MOTO_VERSION} "
+            f"(pip install 'moto[server]=={MOTO_VERSION}')"
+        ) from exc
+    if installed != MOTO_VERSION:
+        raise MotoVersionError(
+            f"the local cloud patches moto internals and needs moto=={MOTO_VERSION} exactly, "
+            f"found moto {installed}; install the pinned version: "
+            f"pip install 'moto[server]=={MOTO_VERSION}'"
+        )
+
+
+def _require(owner: Any, name: str) -> Any:
+    """The attribute a patch replaces or relies on; fail loudly if moto moved it."""
+    try:
+        return getattr(owner, name)
+    except AttributeError as exc:
+        raise MotoVersionError(
+            f"moto {MOTO_VERSION} internals changed: {owner!r} has no attribute {name!r}"
+        ) from exc
+
+
+@dataclass
+class Hooks:
+    lambda_runtime: LambdaRuntime
+    glue_runner: GlueRunner
+
+
+_applied = threading.Lock()
+_state: dict[str, Any] = {}
+
+
+def apply(hooks: Hooks) -> None:
+    """Configure moto and close the gaps. Call once, before any request is served."""
+    check_moto_version()
+    with _applied:
+        if _state.get("applied"):
+            _state["hooks"] = hooks
+            return
+        _state["hooks"] = hooks
+        _configure()
+        _patch_stepfunctions()
+        _patch_lambda()
+        _patch_sqs()
+        _patch_glue()
+        _state["applied"] = True
+
+
+def _hooks() -> Hooks:
+    return _state["hooks"]
+
+
+def make_wsgi_app() -> Any:
+    """moto's own server application (all services, routed like ``moto_server``)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return DomainDispatcherApplication(create_backend_app)
+
+
+def request_handler_class() -> Any:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    return MotoRequestHandler
+
+
+# --------------------------------------------------------------------------- config
+def _configure() -> None:
+    from moto.core.config import default_user_config
+    from moto.moto_api import state_manager
+
+    # The parser backend (real executions) must be selected before any state machine
+    # exists: the two backends keep separate stores.
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+    default_user_config.setdefault("lambda", {})["use_docker"] = False
+    # Glue job runs are advanced by the runner, never by reads.
+    state_manager.set_transition("glue::job_run", {"progression": "manual", "times": 10**12})
+
+
+# --------------------------------------------------------------------------- logs
+def write_logs(
+    account_id: str, region: str, group: str, stream: str, lines: list[tuple[int, str]]
+) -> None:
+    """Append lines to a CloudWatch log stream, creating the group/stream as AWS does."""
+    from moto.logs.models import logs_backends
+
+    if not lines:
+        return
+    backend = logs_backends[account_id][region]
+    with _LOGS_LOCK:
+        _write_logs_locked(backend, group, stream, lines)
+
+
+_LOGS_LOCK = threading.Lock()
+
+
+def _write_logs_locked(backend: Any, group: str, stream: str, lines: list[tuple[int, str]]) -> None:
+    from moto.logs.exceptions import ResourceAlreadyExistsException
+
+    if group not in backend.groups:
+        with contextlib.suppress(ResourceAlreadyExistsException):
+            backend.create_log_group(group, {})
+    if stream not in backend.groups[group].streams:
+        with contextlib.suppress(ResourceAlreadyExistsException):
+            backend.create_log_stream(group, stream)
+    events = [{"timestamp": ts, "message": message} for ts, message in lines]
+    backend.put_log_events(group, stream, events)
+
+
+# --------------------------------------------------------------------------- Step Functions
+def _patch_stepfunctions() -> None:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    def start_execution(
+        self: Any,
+        state_machine_arn: str,
+        name: str | None = None,
+        execution_input: str | None = None,
+        trace_header: str | None = None,
+    ) -> Any:
+        return _new_execution(self, state_machine_arn, name, execution_input, sync=False)
+
+    _require(StepFunctionsParserBackend, "start_execution")
+    StepFunctionsParserBackend.start_execution = start_execution
+    _patch_sfn_responses()
+    _patch_sfn_sync_integrations()
+
+
+def _history_timestamp_ms(value: Any) -> int:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return int(value.timestamp() * 1000)
+
+
+def _logging_session(state_machine: Any, execution_arn: str, execution_name: str) -> Any:
+    """A CloudWatch Logs session for the state machine's logging configuration, or None."""
+    from moto.stepfunctions.parser.asl.eval.event.logging import (
+        CloudWatchLoggingConfiguration,
+        CloudWatchLoggingSession,
+    )
+
+    config = CloudWatchLoggingConfiguration.from_logging_configuration(
+        state_machine_arn=state_machine.arn,
+        logging_configuration=state_machine.loggingConfiguration or {},
+    )
+    if config is None:
+        return None
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d-%H-%M")
+    stream = f"states/{state_machine.name}/{started}/{execution_name}"
+
+    class LoggingSession(CloudWatchLoggingSession):
+        """Writes each history event as one JSON message, like Step Functions does."""
+
+        def publish_history_log(self, history_log: Any) -> None:
+            millis = _history_timestamp_ms(history_log["event_timestamp"])
+            event_type = history_log["type"]
+            message = {
+                "id": history_log["id"],
+                "type": getattr(event_type, "value", str(event_type)),
+                "details": history_log.get("details", {}),
+                "previous_event_id": history_log["previous_event_id"],
+                "event_timestamp": str(millis),
+                "execution_arn": history_log["execution_arn"],
+            }
+            text = json.dumps(message, separators=(",", ":"), default=str)
+            try:
+                write_logs(
+                    config.log_account_id,
+                    config.log_region,
+                    config.log_group_name,
+                    stream,
+                    [(millis, text)],
+                )
+            except Exception:  # logging must never fail an execution
+                LOG.exception("could not write execution history to %s", config.log_group_name)
+
+    return LoggingSession(execution_arn=execution_arn, configuration=config)
+
+
+def _new_execution(
+    backend: Any, arn: str, name: str | None, execution_input: str | None, sync: bool
+) -> Any:
+    """Start an execution with the interpreter (StartExecution and StartSyncExecution)."""
+    import copy
+
+    from moto.stepfunctions.exceptions import InvalidExecutionInput
+    from moto.stepfunctions.parser.backend.execution import Execution, SyncExecution
+
+    state_machine = backend.describe_state_machine(arn)
+    if name:
+        backend._validate_name(name)
+    name = name or str(uuid.uuid4())  # moto 5.2.5 names every unnamed execution "None"
+    input_data = execution_input if execution_input is not None else "{}"
+    existing = state_machine._handle_name_input_idempotency(name, input_data)
+    if existing is not None:
+        return existing
+    try:
+        json.loads(input_data)
+    except ValueError as exc:
+        raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{exc}'") from exc
+    # The execution keeps a snapshot of the definition (executions and backend shared).
+    snapshot = copy.deepcopy(
+        state_machine,
+        {id(state_machine.executions): [], id(state_machine.backend): state_machine.backend},
+    )
+    snapshot.sm_type = state_machine.type
+    kind = "express" if state_machine.type == "EXPRESS" else "execution"
+    execution_arn = (
+        f"arn:{backend.partition}:states:{backend.region_name}:{backend.account_id}:"
+        f"{kind}:{state_machine.name}:{name}"
+    )
+    execution = (SyncExecution if sync else Execution)(
+        name=name,
+        sm_type=state_machine.type,
+        role_arn=snapshot.roleArn,
+        exec_arn=execution_arn,
+        account_id=backend.account_id,
+        region_name=backend.region_name,
+        state_machine=snapshot,
+        start_date=dt.datetime.now(tz=dt.UTC),
+        cloud_watch_logging_session=_logging_session(state_machine, execution_arn, name),
+        input_data=input_data,
+        trace_header=None,
+        activity_store={},
+    )
+    state_machine.executions.append(execution)
+    execution.start()
+    return execution
+
+
+def _patch_sfn_responses() -> None:
+    from moto.core.exceptions import AWSError
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.parser.asl.parse.asl_parser import (
+        AmazonStateLanguageParser,
+        ASLParserException,
+    )
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    class StateMachineTypeNotSupported(AWSError):
+        TYPE = "StateMachineTypeNotSupported"
+        STATUS = 400
+
+        def __init__(self) -> None:
+            super().__init__("This operation is not supported by this type of state machine")
+
+    def start_sync_execution(self: Any) -> Any:
+        arn = self._get_param("stateMachineArn")
+        state_machine = self.stepfunction_backend.describe_state_machine(arn)
+        if state_machine.type != "EXPRESS":
+            raise StateMachineTypeNotSupported()
+        execution = _new_execution(
+            self.stepfunction_backend,
+            arn,
+            self._get_param("name"),
+            self._get_param("input", if_none="{}"),
+            sync=True,
+        )
+        output = dict(execution.to_start_sync_execution_output())
+        status = output.get("status")
+        output["status"] = getattr(status, "value", status) or "FAILED"
+        for key in ("inputDetails", "outputDetails", "traceHeader"):
+            output.pop(key, None)
+        duration = (execution.stop_date - execution.start_date).total_seconds()
+        output["billingDetails"] = {
+            "billedMemoryUsedInMB": 64,
+            "billedDurationInMilliseconds": max(100, int(duration * 1000)),
+        }
+        return ActionResult(output)
+
+    def validate_state_machine_definition(self: Any) -> Any:
+        diagnostics: list[dict[str, str]] = []
+        try:
+            AmazonStateLanguageParser.parse(self._get_param("definition"))
+        except ASLParserException as exc:
+            diagnostics.append(
+                {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": str(exc)}
+            )
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            diagnostics.append(
+                {"severity": "ERROR", "code": "INVALID_JSON_DESCRIPTION", "message": message}
+            )
+        result = "FAIL" if diagnostics else "OK"
+        return ActionResult({"result": result, "diagnostics": diagnostics, "truncated": False})
+
+    def list_state_machine_versions(self: Any) -> Any:
+        arn = self._get_param("stateMachineArn")
+        state_machine = self.stepfunction_backend.describe_state_machine(arn)
+        versions = sorted(state_machine.versions.values(), key=lambda v: -v.version)
+        items = [
+            {"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for v in versions
+        ]
+        return ActionResult({"stateMachineVersions": items})
+
+    original_list_executions = _require(StepFunctionResponse, "list_executions")
+
+    def list_executions(self: Any) -> Any:
+        state_machine = self.stepfunction_backend.describe_state_machine(
+            self._get_param("stateMachineArn")
+        )
+        if state_machine.type == "EXPRESS":  # AWS keeps no execution records for EXPRESS
+            raise StateMachineTypeNotSupported()
+        return original_list_executions(self)
+
+    original_describe = _require(StepFunctionResponse, "_describe_state_machine")
+
+    def describe_state_machine(self: Any, state_machine_arn: str) -> Any:
+        body = dict(original_describe(self, state_machine_arn).result)
+        state_machine = self.stepfunction_backend.describe_state_machine(state_machine_arn)
+        revision = f"{state_machine.arn}|{state_machine.update_date.isoformat()}"
+        body["revisionId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, revision))
+        return ActionResult(body)
+
+    StepFunctionResponse.start_sync_execution = start_sync_execution
+    StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
+    StepFunctionResponse._describe_state_machine = describe_state_machine
+    StepFunctionResponse.list_executions = list_executions
+
+
+def _patch_sfn_sync_integrations() -> None:
+    """``.sync`` tasks of services without waitForTaskToken (Glue) crash in 5.2.5.
+
+    ``_eval_integration_pattern`` calls ``interrupt_all()`` on a callback endpoint that is
+    None for them. This runs the same sync protocol without the callback endpoint.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback_module,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+        ResourceCondition,
+    )
+
+    service_callback = _require(callback_module, "StateTaskServiceCallback")
+    original = _require(service_callback, "_eval_integration_pattern")
+    _require(service_callback, "_eval_sync")
+
+    def eval_integration_pattern(
+        self: Any, env: Any, resource_runtime_part: Any, parameters: Any, credentials: Any
+    ) -> None:
+        if ResourceCondition.WaitForTaskToken in self._supported_integration_patterns:
+            original(self, env, resource_runtime_part, parameters, credentials)
+            return
+        task_output = env.stack.pop()
+        self.timeout.eval(env=env)
+        timeout_seconds = env.stack.pop()
+        env.stack.append(task_output)
+        build = (
+            self._build_sync_resolver
+            if self.resource.condition == ResourceCondition.Sync
+            else self._build_sync2_resolver
+        )
+        resolver = build(
+            env=env,
+            resource_runtime_part=resource_runtime_part,
+            normalised_parameters=parameters,
+            state_credentials=credentials,
+        )
+        outcome = self._eval_sync(
+            env=env,
+            sync_resolver=resolver,
+            timeout_seconds=timeout_seconds,
+            callback_endpoint=None,
+            heartbeat_endpoint=None,
+        )
+        if isinstance(outcome, Exception):
+            raise outcome
+        env.stack.append(outcome)
+
+    service_callback._eval_integration_pattern = eval_integration_pattern
+
+
+# --------------------------------------------------------------------------- Lambda
+def _function_spec(backend: Any, fn: Any) -> FunctionSpec:
+    layers = []
+    for layer in fn.layers:
+        version = backend.layers_versions_by_arn(layer["Arn"])
+        layers.append(LayerSpec(sha256=version.code_sha_256, code=_bytes_of(version)))
+    logging_config = getattr(fn, "logging_config", None) or {}
+    log_group = logging_config.get("LogGroup") or f"/aws/lambda/{fn.function_name}"
+    return FunctionSpec(
+        function_name=fn.function_name,
+        function_arn=fn.function_arn,
+        version="$LATEST" if str(fn.version) in ("$LATEST", "1") else str(fn.version),
+        handler=fn.handler or "",
+        runtime=fn.run_time or "python3.11",
+        timeout_s=int(fn.timeout or 3),
+        memory_mb=int(fn.memory_size or 128),
+        environment=FunctionSpec.freeze_environment(fn.environment_vars or {}),
+        code_sha256=fn.code_sha_256,
+        region=fn.region,
+        log_group=log_group,
+        layers=tuple(layers),
+        code=_bytes_of(fn),
+    )
+
+
+def _bytes_of(holder: Any) -> Callable[[], bytes]:
+    return lambda: holder.code_bytes
+
+
+def _patch_lambda() -> None:
+    import base64
+
+    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    _require(LambdaSimpleBackend, "invoke")
+
+    def invoke(  # noqa: PLR0917 (moto's signature)
+        self: Any,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: dict[str, str],
+    ) -> bytes:
+        fn = self.get_function(function_name, qualifier)
+        spec = _function_spec(self, fn)
+        payload = body if isinstance(body, bytes) else (body or "").encode("utf-8")
+        invocation_type = headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        runtime = _hooks().lambda_runtime
+        response_headers["x-amz-executed-version"] = spec.version
+        if invocation_type == "DryRun":
+            return b""
+        if invocation_type == "Event":
+            runtime.invoke_async(spec, payload)
+            return b""
+        result = runtime.invoke(spec, payload)
+        if result.function_error:
+            response_headers["x-amz-function-error"] = result.function_error
+        response_headers["x-amz-log-result"] = base64.b64encode(
+            result.log_tail.encode("utf-8")
+        ).decode("ascii")
+        response_headers["Content-Length"] = str(len(result.payload))
+        return result.payload
+
+    LambdaSimpleBackend.invoke = invoke
+
+    original_configuration = _require(LambdaFunction, "get_configuration")
+
+    def get_configuration(self: Any, on_create: bool = False) -> dict[str, Any]:
+        config = original_configuration(self, on_create=False)
+        config["State"] = "Active"
+        config["LastUpdateStatus"] = "Successful"
+        return config
+
+    LambdaFunction.get_configuration = get_configuration
+
+
+def lambda_log_sink(spec: FunctionSpec, stream: str, lines: list[tuple[int, str]]) -> None:
+    account_id = spec.function_arn.split(":")[4]
+    write_logs(account_id, spec.region, spec.log_group, stream, lines)
+
+
+# --------------------------------------------------------------------------- SQS
+_SQS_JSON_ATTRIBUTES = ("RedrivePolicy", "RedriveAllowPolicy")
+
+
+def _compact_json(value: Any) -> str:
+    if isinstance(value, str):
+        value = json.loads(value)
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _patch_sqs() -> None:
+    from moto.sqs.models import Queue
+
+    base = _require(Queue, "BASE_ATTRIBUTES")
+    if "RedriveAllowPolicy" not in base:
+        base.append("RedriveAllowPolicy")
+    Queue.redrive_allow_policy = None
+    original_set = _require(Queue, "_set_attributes")
+    original_attributes = _require(Queue, "attributes")
+
+    def set_attributes(self: Any, attributes: dict[str, Any], now: float | None = None) -> None:
+        attributes = dict(attributes)
+        kept_policy = getattr(self, "policy", None)
+        allow = attributes.pop("RedriveAllowPolicy", _MISSING)
+        original_set(self, attributes, now)
+        if "Policy" not in attributes:
+            self.policy = kept_policy  # moto resets Policy on every SetQueueAttributes
+        elif attributes["Policy"] in ("", None):
+            self.policy = None
+        if allow is not _MISSING:
+            self.redrive_allow_policy = _compact_json(allow) if allow else None
+        if attributes.get("KmsMasterKeyId") and "SqsManagedSseEnabled" not in attributes:
+            self.sqs_managed_sse_enabled = False  # SSE-KMS replaces SSE-SQS, as on AWS
+
+    def attributes(self: Any) -> dict[str, Any]:
+        result = {
+            key: value
+            for key, value in original_attributes.fget(self).items()
+            if value is not None and value != ""
+        }
+        if self.redrive_allow_policy:
+            result["RedriveAllowPolicy"] = self.redrive_allow_policy
+        for key in _SQS_JSON_ATTRIBUTES:
+            if key in result:
+                result[key] = _compact_json(result[key])
+        return result
+
+    original_init = _require(Queue, "__init__")
+
+    def queue_init(self: Any, name: str, region: str, account_id: str, **kwargs: Any) -> None:
+        original_init(self, name, region, account_id, **kwargs)
+        if kwargs.get("KmsMasterKeyId") and "SqsManagedSseEnabled" not in kwargs:
+            self.sqs_managed_sse_enabled = False
+
+    Queue.__init__ = queue_init
+    Queue._set_attributes = set_attributes
+    Queue.attributes = property(attributes)
+
+
+_MISSING = object()
+
+
+# --------------------------------------------------------------------------- Glue
+_GLUE_JOB_FIELDS = {
+    "Description": "description",
+    "LogUri": "log_uri",
+    "Role": "role",
+    "ExecutionProperty": "execution_property",
+    "Command": "command",
+    "DefaultArguments": "default_arguments",
+    "NonOverridableArguments": "non_overridable_arguments",
+    "Connections": "connections",
+    "MaxRetries": "max_retries",
+    "AllocatedCapacity": "allocated_capacity",
+    "Timeout": "timeout",
+    "MaxCapacity": "max_capacity",
+    "WorkerType": "worker_type",
+    "NumberOfWorkers": "number_of_workers",
+    "SecurityConfiguration": "security_configuration",
+    "NotificationProperty": "notification_property",
+    "GlueVersion": "glue_version",
+    "CodeGenConfigurationNodes": "code_gen_configuration_nodes",
+    "ExecutionClass": "execution_class",
+    "SourceControlDetails": "source_control_details",
+}
+_GLUE_WORKER_DPU = {"G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0}
+
+
+def _patch_glue() -> None:
+    from moto.core.responses import ActionResult
+    from moto.glue.models import FakeJob
+    from moto.glue.responses import GlueResponse
+
+    original_init = _require(FakeJob, "__init__")
+    original_as_dict = _require(FakeJob, "as_dict")
+
+    def job_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        _apply_glue_defaults(self, explicit_execution_class=_execution_class_arg(args, kwargs))
+
+    def job_as_dict(self: Any) -> dict[str, Any]:
+        return {k: v for k, v in original_as_dict(self).items() if v not in (None, {}, [])}
+
+    def update_job(self: Any) -> Any:
+        """UpdateJob replaces the job definition, as Glue does."""
+        name = self._get_param("JobName")
+        update = self._get_param("JobUpdate") or {}
+        job = self.glue_backend.get_job(name)
+        for key, attribute in _GLUE_JOB_FIELDS.items():
+            setattr(job, attribute, update.get(key))
+        job.default_arguments = job.default_arguments or {}
+        _apply_glue_defaults(job, explicit_execution_class=update.get("ExecutionClass"))
+        job.last_modified_on = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        return ActionResult({"JobName": name})
+
+    FakeJob.__init__ = job_init
+    FakeJob.as_dict = job_as_dict
+    GlueResponse.update_job = update_job
+    _patch_glue_runs()
+
+
+def _patch_glue_runs() -> None:
+    from moto.glue.models import FakeJob, FakeJobRun
+
+    original_start = _require(FakeJob, "start_job_run")
+    original_run_as_dict = _require(FakeJobRun, "as_dict")
+
+    def start_job_run(self: Any, **kwargs: Any) -> str:
+        run_id = original_start(self, **kwargs)
+        run = next(r for r in self.job_runs if r.job_run_id == run_id)
+        run.status = "STARTING"
+        run.ceap_error = None
+        run.ceap_completed = None
+        run.ceap_glue_version = self.glue_version
+        account_id, region = self.backend.account_id, self.backend.region_name
+        spec = GlueRunSpec(
+            job_name=self.name,
+            run_id=run_id,
+            script_location=(self.command or {}).get("ScriptLocation", ""),
+            arguments=dict(run.arguments or {}),
+            timeout_minutes=int(run.timeout or self.timeout or 2880),
+            region=region,
+        )
+
+        def on_state(state: str, error: str | None) -> None:
+            run.modified_on = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            if error:
+                run.ceap_error = error
+            if state in _GLUE_TERMINAL_STATES:
+                run.ceap_completed = run.modified_on
+            run.status = state
+
+        def on_logs(group: str, stream: str, lines: list[tuple[int, str]]) -> None:
+            write_logs(account_id, region, group, stream, lines)
+
+        _hooks().glue_runner.start(spec, on_state, on_logs)
+        return run_id
+
+    def run_as_dict(self: Any) -> dict[str, Any]:
+        result = original_run_as_dict(self)
+        completed = getattr(self, "ceap_completed", None)
+        result["GlueVersion"] = getattr(self, "ceap_glue_version", None) or "5.0"
+        result["LogGroupName"] = "/aws-glue/jobs"
+        if completed is not None:
+            result["CompletedOn"] = completed
+            result["ExecutionTime"] = int((completed - self.started_on).total_seconds())
+        else:
+            result.pop("CompletedOn", None)
+            result["ExecutionTime"] = 0
+        if getattr(self, "ceap_error", None):
+            result["ErrorMessage"] = self.ceap_error
+        return result
+
+    FakeJob.start_job_run = start_job_run
+    FakeJobRun.as_dict = run_as_dict
+
+
+_GLUE_TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR"})
+
+
+def _execution_class_arg(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if "execution_class" in kwargs:
+        return kwargs["execution_class"]
+    # FakeJob(name, role, command, ..., code_gen_configuration_nodes, execution_class, ...)
+    return args[20] if len(args) > 20 else None
+
+
+def _apply_glue_defaults(job: Any, explicit_execution_class: Any) -> None:
+    """Defaults as Glue fills them, and nothing Glue does not return."""
+    if not explicit_execution_class:
+        job.execution_class = None
+    if job.timeout is None:
+        job.timeout = 2880
+    if job.max_retries is None:
+        job.max_retries = 0
+    if job.worker_type and job.number_of_workers:
+        job.max_capacity = _GLUE_WORKER_DPU.get(job.worker_type, 1.0) * job.number_of_workers
+        job.allocated_capacity = int(job.max_capacity)
+    if isinstance(job.command, dict) and job.command.get("Name") in ("glueetl", "gluestreaming"):
+        job.command.setdefault("PythonVersion", "3")
+    if not job.execution_property:
+        job.execution_property = {"MaxConcurrentRuns": 1}

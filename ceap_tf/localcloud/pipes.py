@@ -1,0 +1,235 @@
+"""EventBridge Pipes that move messages: SQS source -> Step Functions target.
+
+moto stores pipes but never runs them. This poller does what the Pipes service does for
+a RUNNING pipe, through the local cloud's public API only: receive a batch (the pipe's
+BatchSize), apply the input template to each record, start the target with the batch
+as a JSON array (Pipes sends an array even for a batch of one), and delete the messages
+only after the target accepted them. REQUEST_RESPONSE uses StartSyncExecution and a
+failed or timed-out execution counts as a failure, FIRE_AND_FORGET uses StartExecution.
+Failed batches become visible again after the visibility timeout and reach the DLQ
+after maxReceiveCount receives -- the queue's redrive policy does that, as on AWS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import threading
+import time
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ceap_tf.localcloud.lambda_runtime import TEST_CREDENTIALS
+
+LOG = logging.getLogger("ceap_tf.localcloud.pipes")
+_PLACEHOLDER = re.compile(r"<(\$[^<>]*|aws\.pipes\.[a-z.\-]+)>")
+_SCAN_INTERVAL_S = 1.0
+
+
+def _lookup(value: Any, path: str) -> Any:
+    """Resolve a simple JSONPath (``$.a.b[0]``) against a value; None when absent."""
+    if path == "$":
+        return value
+    for part in re.findall(r"\.([^.\[\]]+)|\[(\d+)\]", path[1:]):
+        key, index = part
+        if key:
+            value = value.get(key) if isinstance(value, dict) else None
+        else:
+            value = (
+                value[int(index)] if isinstance(value, list) and int(index) < len(value) else None
+            )
+        if value is None:
+            return None
+    return value
+
+
+def _record_view(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as templates see it: ``body`` parsed when it is JSON."""
+    view = dict(record)
+    with contextlib.suppress(TypeError, ValueError):
+        view["body"] = json.loads(record["body"])
+    return view
+
+
+def apply_input_template(template: str | None, record: dict[str, Any], pipe: dict[str, Any]) -> Any:
+    """One record through a Pipes input template (whole-value and inline placeholders)."""
+    view = _record_view(record)
+    if not template:
+        return record
+    variables = {
+        "aws.pipes.pipe-arn": pipe.get("Arn", ""),
+        "aws.pipes.pipe-name": pipe.get("Name", ""),
+        "aws.pipes.source-arn": pipe.get("Source", ""),
+        "aws.pipes.target-arn": pipe.get("Target", ""),
+        "aws.pipes.event.ingestion-time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "aws.pipes.event.json": json.dumps(view),
+    }
+
+    def resolve(token: str) -> Any:
+        if token.startswith("$"):
+            return _lookup(view, token)
+        return variables.get(token)
+
+    whole = _PLACEHOLDER.fullmatch(template.strip())
+    if whole:
+        return resolve(whole.group(1))
+
+    out: list[str] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(template):
+        before = template[position : match.start()]
+        out.append(before)
+        value = resolve(match.group(1))
+        in_string = ("".join(out).count('"') - "".join(out).count('\\"')) % 2 == 1
+        if in_string:
+            text = value if isinstance(value, str) else json.dumps(value)
+            out.append(json.dumps(text)[1:-1])
+        else:
+            out.append(json.dumps(value))
+        position = match.end()
+    out.append(template[position:])
+    rendered = "".join(out)
+    try:
+        return json.loads(rendered)
+    except ValueError:
+        return rendered
+
+
+class PipePoller:
+    """Runs every RUNNING SQS -> Step Functions pipe of the local cloud."""
+
+    def __init__(self, endpoint: str, region: str = "us-east-1") -> None:
+        self._endpoint = endpoint
+        self._region = region
+        self._stop = threading.Event()
+        self._workers: dict[str, threading.Thread] = {}
+        self._thread = threading.Thread(target=self._scan_forever, name="pipes", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self._endpoint,
+            region_name=self._region,
+            aws_access_key_id=TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            config=Config(
+                inject_host_prefix=False,
+                retries={"max_attempts": 1},
+                read_timeout=900,
+            ),
+        )
+
+    def _scan_forever(self) -> None:
+        pipes = self._client("pipes")
+        while not self._stop.wait(_SCAN_INTERVAL_S):
+            try:
+                listed = pipes.list_pipes().get("Pipes", [])
+            except (BotoCoreError, ClientError) as exc:
+                LOG.debug("listing pipes failed: %s", exc)
+                continue
+            for summary in listed:
+                name = summary["Name"]
+                worker = self._workers.get(name)
+                if summary.get("CurrentState") != "RUNNING" or (worker and worker.is_alive()):
+                    continue
+                worker = threading.Thread(
+                    target=self._run_pipe, args=(name,), name=f"pipe-{name}", daemon=True
+                )
+                self._workers[name] = worker
+                worker.start()
+
+    def _run_pipe(self, name: str) -> None:
+        pipes, sqs, sfn = self._client("pipes"), self._client("sqs"), self._client("stepfunctions")
+        while not self._stop.is_set():
+            try:
+                pipe = pipes.describe_pipe(Name=name)
+            except ClientError:
+                return  # deleted
+            if pipe.get("CurrentState") != "RUNNING":
+                return
+            if ":sqs:" not in pipe.get("Source", "") or ":states:" not in pipe.get("Target", ""):
+                LOG.warning("pipe %s: only SQS -> Step Functions pipes run locally", name)
+                self._stop.wait(30)
+                continue
+            try:
+                self._poll_once(pipe, sqs, sfn)
+            except (BotoCoreError, ClientError) as exc:
+                LOG.warning("pipe %s: %s", name, exc)
+                self._stop.wait(1)
+
+    def _poll_once(self, pipe: dict[str, Any], sqs: Any, sfn: Any) -> None:
+        source_arn = pipe["Source"]
+        _, _, _, region, account, queue_name = source_arn.split(":", 5)
+        queue_url = sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)[
+            "QueueUrl"
+        ]
+        sqs_params = (pipe.get("SourceParameters") or {}).get("SqsQueueParameters") or {}
+        batch_size = max(1, min(int(sqs_params.get("BatchSize") or 10), 10))
+        received = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=batch_size,
+            WaitTimeSeconds=1,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not received:
+            return
+        records = [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": message.get("MessageAttributes", {}),
+                "md5OfBody": message.get("MD5OfBody"),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": source_arn,
+                "awsRegion": region,
+            }
+            for message in received
+        ]
+        target_params = pipe.get("TargetParameters") or {}
+        template = target_params.get("InputTemplate")
+        batch = [apply_input_template(template, record, pipe) for record in records]
+        sfn_params = target_params.get("StepFunctionStateMachineParameters") or {}
+        invocation = sfn_params.get("InvocationType", "FIRE_AND_FORGET")
+        accepted = self._start_target(pipe["Target"], json.dumps(batch), invocation, sfn)
+        if accepted:
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(received)
+                ],
+            )
+
+    @staticmethod
+    def _start_target(state_machine_arn: str, payload: str, invocation: str, sfn: Any) -> bool:
+        try:
+            if invocation == "REQUEST_RESPONSE":
+                result = sfn.start_sync_execution(stateMachineArn=state_machine_arn, input=payload)
+                if result.get("status") != "SUCCEEDED":
+                    LOG.info(
+                        "pipe target execution %s ended %s: %s",
+                        result.get("executionArn"),
+                        result.get("status"),
+                        result.get("error"),
+                    )
+                    return False
+                return True
+            sfn.start_execution(stateMachineArn=state_machine_arn, input=payload)
+            return True
+        except ClientError as exc:
+            LOG.info("pipe target %s rejected the batch: %s", state_machine_arn, exc)
+            return False
