@@ -320,6 +320,8 @@ def build_layer_zip(wheels: list[Path], build_dir: Path, label: str) -> tuple[Pa
     def write(writer: ZipWriter) -> None:
         seen: set[str] = set()
         handles: dict[Path, Any] = {}
+        if not entries:
+            writer.add_dir("python/")
         try:
             for name in sorted(entries):
                 wheel, info = entries[name]
@@ -408,9 +410,11 @@ def package(project: Project, platform: LambdaPlatform, *, force: bool = False) 
     ).hexdigest()
     layer = _previous(layers, platform.label, build_dir)
     if force or layer is None or layer.inputs != layer_inputs:
-        cache = wheel_cache_dir(project, platform, layer_inputs)
-        wheels = resolve_wheels(requirements, platform, cache)
         pinned = pinned_names(requirements)
+        wheels = []
+        if pinned:  # no requirements: a layer with an empty python/ directory
+            cache = wheel_cache_dir(project, platform, layer_inputs)
+            wheels = resolve_wheels(requirements, platform, cache)
         wanted = [
             w for w in wheels if _wheel_dist(w) in pinned or _wheel_dist(w) not in RUNTIME_PROVIDED
         ]

@@ -20,8 +20,8 @@ from typing import Any
 from ceap_stages import contract
 from ceap_tf.executions import ExecutionResult, WorkflowClient, new_execution_name
 
-#: Records in the normal case; small so a local run stays quick.
-NORMAL_RECORDS = 40
+#: Customers in the normal case (1-3 orders each); small so a local run stays quick.
+NORMAL_CUSTOMERS = 40
 HISTORY_CUSTOMERS = 40
 HISTORY_ORDERS = 400
 
@@ -68,10 +68,26 @@ class SmokeReport:
         }
 
 
-def normal_input(records: int = NORMAL_RECORDS, seed: int = 1) -> dict[str, Any]:
-    """The normal-case execution input, from the stage engineer's order generator."""
+SAMPLE_PROGRAM = "smoke-test"
+SAMPLE_MARKETPLACE = "US"
+SAMPLE_RANGE = ("2024-05-01", "2024-05-31")
+
+
+def normal_input(customers: int = NORMAL_CUSTOMERS, seed: int = 1) -> dict[str, Any]:
+    """Execution input with the order events of ``customers`` sample customers.
+
+    The events come from ``ceap_tf.samples.orders`` (with its realistic noise: opted-out
+    customers, duplicates, events outside the date range), so every filter path runs.
+    """
     orders = importlib.import_module("ceap_tf.samples.orders")
-    return dict(orders.execution_input(records=records, seed=seed))
+    records = list(
+        orders.generate_orders(customers, seed=seed, start=SAMPLE_RANGE[0], end=SAMPLE_RANGE[1])
+    )
+    return dict(
+        orders.build_execution_input(
+            SAMPLE_PROGRAM, SAMPLE_MARKETPLACE, *SAMPLE_RANGE, records=records
+        )
+    )
 
 
 def seed_history(client: WorkflowClient) -> str:
@@ -180,7 +196,7 @@ def run_case(
 def run_smoke(
     client: WorkflowClient,
     *,
-    records: int = NORMAL_RECORDS,
+    customers: int = NORMAL_CUSTOMERS,
     timeout: float = 1800.0,
     on_status: Callable[[str], None] | None = None,
 ) -> SmokeReport:
@@ -191,7 +207,7 @@ def run_smoke(
             on_status("seeding the customer history dataset")
         uri = seed_history(client)
         report.checks.append(Check("setup", "history dataset seeded", True, uri))
-    cases = [("normal", normal_input(records), True), ("empty", {}, False)]
+    cases = [("normal", normal_input(customers), True), ("empty", {}, False)]
     for case, payload, expect_records in cases:
         run_case(
             client,

@@ -262,6 +262,10 @@ class LocalTarget(Target):
             return False
         return bool(state.get("resources"))
 
+    def preflight(self, env_name: str) -> None:
+        super().preflight(env_name)
+        _check_reachable(self.endpoint)
+
     def describe(self) -> str:
         return f"local cloud at {self.endpoint}"
 
@@ -386,6 +390,23 @@ class AwsTarget(Target):
 
     def describe(self) -> str:
         return f"AWS account {self.account_id} in {self.region}"
+
+
+def _check_reachable(endpoint: str) -> None:
+    """Fail fast (one line) when nothing listens at ``endpoint``."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=5):
+            return
+    except OSError as exc:
+        raise TargetUnavailable(
+            f"the local cloud at {endpoint} is not reachable ({exc.strerror or exc})",
+            hint=f"start it with `ceap-tf local start` or fix {LOCAL_ENDPOINT_ENV}",
+        ) from exc
 
 
 def _hcl_terraform_block(backend: str, settings: Mapping[str, object]) -> str:

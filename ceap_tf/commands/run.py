@@ -31,7 +31,11 @@ def _load_input(path: Path) -> dict[str, Any]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON file with the execution input.",
 )
-@click.option("--sample", type=click.IntRange(0, 1_000_000), help="Generate N sample order events.")
+@click.option(
+    "--sample",
+    type=click.IntRange(0, 1_000_000),
+    help="Order events of N sample customers (1-3 each); 0 runs the empty input {}.",
+)
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Watch until it ends.")
 @click.option("--timeout", type=float, default=1800.0, show_default=True, help="Seconds to wait.")
 @json_option
@@ -47,7 +51,10 @@ def run(
     timeout: float,
     as_json: bool,
 ) -> None:
-    """Start an execution of workflow NAME (default input: 20 sample events)."""
+    """Start an execution of workflow NAME and watch it stage by stage.
+
+    Default input: the order events of 20 sample customers.
+    """
     from ceap_tf import deploy, smoke
     from ceap_tf.errors import CheckFailed, UsageProblem
     from ceap_tf.executions import WorkflowClient, new_execution_name

@@ -15,7 +15,7 @@ def run_and_report(
     workflow: dict[str, Any],
     *,
     as_json: bool,
-    records: int | None = None,
+    customers: int | None = None,
     timeout: float = 1800.0,
 ) -> None:
     """Run the smoke tests, print a pass/fail table (or JSON); raise when any failed."""
@@ -30,7 +30,7 @@ def run_and_report(
     with app.err.status("starting", spinner="dots") as status:
         report = smoke.run_smoke(
             client,
-            records=records or smoke.NORMAL_RECORDS,
+            customers=customers or smoke.NORMAL_CUSTOMERS,
             timeout=timeout,
             on_status=status.update,
         )
@@ -56,12 +56,17 @@ def run_and_report(
 
 @click.command("smoke")
 @click.argument("name")
-@click.option("--records", type=click.IntRange(1, 100_000), default=None, help="Normal-case size.")
+@click.option(
+    "--customers",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    help="Sample customers in the normal case (1-3 order events each; default 40).",
+)
 @click.option("--timeout", type=float, default=1800.0, show_default=True, help="Seconds per run.")
 @json_option
 @global_options
 @pass_app
-def smoke(app: App, name: str, records: int | None, timeout: float, as_json: bool) -> None:
+def smoke(app: App, name: str, customers: int | None, timeout: float, as_json: bool) -> None:
     """Run the smoke tests of workflow NAME: normal and empty input, manifests, counts, DLQ.
 
     Exit code 0 only when every check passes (7 otherwise).
@@ -71,4 +76,4 @@ def smoke(app: App, name: str, records: int | None, timeout: float, as_json: boo
     app.project.workflow(name)
     deployment = deploy.Deployment.open(app, name, None)
     workflow = deploy.workflow_output(deployment)
-    run_and_report(app, workflow, as_json=as_json, records=records, timeout=timeout)
+    run_and_report(app, workflow, as_json=as_json, customers=customers, timeout=timeout)
