@@ -383,10 +383,14 @@ def _patch_sfn_sync_integrations() -> None:
     _require(service_callback, "_eval_sync")
 
     def eval_integration_pattern(
-        self: Any, env: Any, resource_runtime_part: Any, parameters: Any, credentials: Any
+        self: Any,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: Any,
+        state_credentials: Any,
     ) -> None:
         if ResourceCondition.WaitForTaskToken in self._supported_integration_patterns:
-            original(self, env, resource_runtime_part, parameters, credentials)
+            original(self, env, resource_runtime_part, normalised_parameters, state_credentials)
             return
         task_output = env.stack.pop()
         self.timeout.eval(env=env)
@@ -400,8 +404,8 @@ def _patch_sfn_sync_integrations() -> None:
         resolver = build(
             env=env,
             resource_runtime_part=resource_runtime_part,
-            normalised_parameters=parameters,
-            state_credentials=credentials,
+            normalised_parameters=normalised_parameters,
+            state_credentials=state_credentials,
         )
         outcome = self._eval_sync(
             env=env,
@@ -415,6 +419,33 @@ def _patch_sfn_sync_integrations() -> None:
         env.stack.append(outcome)
 
     service_callback._eval_integration_pattern = eval_integration_pattern
+    _patch_sfn_glue_output()
+
+
+def _epoch_millis(value: Any) -> Any:
+    """SDK timestamps as Step Functions puts them in task output (epoch milliseconds)."""
+    if isinstance(value, dt.datetime):
+        return value.timestamp() * 1000
+    if isinstance(value, dict):
+        return {k: _epoch_millis(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_epoch_millis(v) for v in value]
+    return value
+
+
+def _patch_sfn_glue_output() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_glue as glue_module,
+    )
+
+    service_glue = _require(glue_module, "StateTaskServiceGlue")
+    original = _require(service_glue, "_sync_to_start_job_run")
+
+    def sync_to_start_job_run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        resolver = original(self, *args, **kwargs)
+        return lambda: _epoch_millis(resolver())
+
+    service_glue._sync_to_start_job_run = sync_to_start_job_run
 
 
 # --------------------------------------------------------------------------- Lambda

@@ -1,0 +1,184 @@
+"""Glue jobs: definitions as Glue returns them, runs that execute the script."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cloudkit import log_messages, unique, wait_for
+
+from ceap_tf.localcloud import glue_runner
+
+SCRIPT = """
+import argparse, sys
+import boto3
+from helper import suffix
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--JOB_NAME")
+parser.add_argument("--JOB_RUN_ID")
+parser.add_argument("--bucket")
+parser.add_argument("--fail", default="no")
+args, _ = parser.parse_known_args()
+print("running", args.JOB_NAME)
+if args.fail == "yes":
+    raise ValueError("history dataset is empty")
+boto3.client("s3").put_object(Bucket=args.bucket, Key="out/" + args.JOB_RUN_ID, Body=suffix())
+"""
+
+
+@pytest.fixture(scope="module")
+def glue_bucket(client: Callable[..., Any]) -> str:
+    bucket = unique("glue")
+    s3 = client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="scripts/job.py", Body=SCRIPT.encode())
+    s3.put_object(Bucket=bucket, Key="libs/helper.py", Body=b"def suffix():\n    return b'ok'\n")
+    return bucket
+
+
+def _create_job(glue: Any, bucket: str, **extra: Any) -> str:
+    name = unique("job")
+    glue.create_job(
+        Name=name,
+        Role="arn:aws:iam::123456789012:role/glue",
+        Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/scripts/job.py"},
+        DefaultArguments={
+            "--bucket": bucket,
+            "--extra-py-files": f"s3://{bucket}/libs/helper.py",
+            "--enable-continuous-cloudwatch-log": "true",
+        },
+        GlueVersion="5.0",
+        WorkerType="G.1X",
+        NumberOfWorkers=2,
+        **extra,
+    )
+    return name
+
+
+def _wait_run(glue: Any, name: str, run_id: str) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        run = glue.get_job_run(JobName=name, RunId=run_id)["JobRun"]
+        return run if run["JobRunState"] not in ("STARTING", "RUNNING") else None
+
+    return wait_for(done, timeout=120)
+
+
+def test_job_definition_has_no_invented_execution_class(
+    client: Callable[..., Any], glue_bucket: str
+) -> None:
+    glue = client("glue")
+    job = glue.get_job(JobName=_create_job(glue, glue_bucket))["Job"]
+    assert "ExecutionClass" not in job
+    assert job["MaxCapacity"] == 2.0
+    assert job["Timeout"] == 2880
+
+    flex = glue.get_job(JobName=_create_job(glue, glue_bucket, ExecutionClass="FLEX"))["Job"]
+    assert flex["ExecutionClass"] == "FLEX"
+
+
+def test_update_job_replaces_the_definition(client: Callable[..., Any], glue_bucket: str) -> None:
+    glue = client("glue")
+    name = _create_job(glue, glue_bucket)
+    glue.update_job(
+        JobName=name,
+        JobUpdate={
+            "Role": "arn:aws:iam::123456789012:role/other",
+            "Command": {"Name": "glueetl", "ScriptLocation": f"s3://{glue_bucket}/v2.py"},
+            "GlueVersion": "5.0",
+            "WorkerType": "G.2X",
+            "NumberOfWorkers": 3,
+            "Timeout": 60,
+        },
+    )
+    job = glue.get_job(JobName=name)["Job"]
+    assert job["Role"].endswith("/other")
+    assert job["Command"]["ScriptLocation"].endswith("/v2.py")
+    assert job["MaxCapacity"] == 6.0
+    assert job["Timeout"] == 60
+    assert "DefaultArguments" not in job  # not in the update: reset, as Glue does
+
+
+def test_job_run_executes_the_script(client: Callable[..., Any], glue_bucket: str) -> None:
+    glue = client("glue")
+    name = _create_job(glue, glue_bucket)
+    run_id = glue.start_job_run(JobName=name)["JobRunId"]
+    assert glue.get_job_run(JobName=name, RunId=run_id)["JobRun"]["JobRunState"] in (
+        "STARTING",
+        "RUNNING",
+    )
+
+    run = _wait_run(glue, name, run_id)
+
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    body = client("s3").get_object(Bucket=glue_bucket, Key=f"out/{run_id}")["Body"].read()
+    assert body == b"ok"
+    assert any(
+        f"running {name}" in m for m in log_messages(client("logs"), "/aws-glue/jobs/output")
+    )
+    continuous = log_messages(client("logs"), glue_runner.CONTINUOUS_LOG_GROUP)
+    assert any(f"running {name}" in m for m in continuous)
+
+
+def test_failed_run_reports_the_error(client: Callable[..., Any], glue_bucket: str) -> None:
+    glue = client("glue")
+    name = _create_job(glue, glue_bucket)
+    run_id = glue.start_job_run(JobName=name, Arguments={"--fail": "yes"})["JobRunId"]
+    run = _wait_run(glue, name, run_id)
+    assert run["JobRunState"] == "FAILED"
+    assert run["ErrorMessage"] == "ValueError: history dataset is empty"
+
+
+def test_glue_sync_task_waits_for_the_run(client: Callable[..., Any], glue_bucket: str) -> None:
+    glue = client("glue")
+    name = _create_job(glue, glue_bucket)
+    definition = {
+        "StartAt": "Job",
+        "States": {
+            "Job": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::glue:startJobRun.sync",
+                "Parameters": {"JobName": name, "Arguments": {"--fail.$": "$.fail"}},
+                "End": True,
+            }
+        },
+    }
+    sfn = client("stepfunctions")
+    arn = sfn.create_state_machine(
+        name=unique("glue"),
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+
+    def run(fail: str) -> dict[str, Any]:
+        execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"fail": fail}))
+
+        def finished() -> dict[str, Any] | None:
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            return described if described["status"] != "RUNNING" else None
+
+        return wait_for(finished, timeout=120)
+
+    succeeded = run("no")
+    assert succeeded["status"] == "SUCCEEDED", succeeded.get("cause")
+    assert json.loads(succeeded["output"])["JobRunState"] == "SUCCEEDED"
+    failed = run("yes")
+    assert failed["status"] == "FAILED"
+    assert failed["error"] == "States.TaskFailed"
+    assert "history dataset is empty" in failed["cause"]
+
+
+def test_run_fails_clearly_without_pyspark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(glue_runner, "pyspark_available", lambda: False)
+    states: list[tuple[str, str | None]] = []
+    runner = glue_runner.GlueRunner(tmp_path, "http://127.0.0.1:9")
+    spec = glue_runner.GlueRunSpec("job", "jr_1", "s3://b/job.py", {}, 10, "us-east-1")
+    runner._run(spec, lambda state, error: states.append((state, error)), lambda *_: None)
+    assert len(states) == 1
+    state, error = states[0]
+    assert state == "FAILED"
+    assert error is not None
+    assert "PySpark is not installed" in error
