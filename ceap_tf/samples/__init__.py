@@ -1,0 +1,1 @@
+"""Deterministic sample-data generators (raw order events, customer history)."""
