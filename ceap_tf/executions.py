@@ -117,15 +117,27 @@ class WorkflowClient:
                 missing.append(key)
         return missing
 
+    def _read_safely(self, result: ExecutionResult, stage: str) -> Manifest | None:
+        """Read a manifest; a bad or unreadable one is recorded, not raised."""
+        from botocore.exceptions import ClientError
+
+        try:
+            manifest = self.read_manifest(result.name, stage)
+        except ContractError as exc:
+            result.manifest_errors[stage] = f"invalid manifest: {exc}"
+            return None
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            detail = f"{error.get('Code')} {error.get('Message') or ''}".strip()
+            result.manifest_errors[stage] = f"unreadable: {detail}"
+            return None
+        result.manifest_errors.pop(stage, None)
+        return manifest
+
     def collect(self, result: ExecutionResult) -> ExecutionResult:
         for stage in self.stages:
-            if result.manifests.get(stage) is not None:
-                continue
-            try:
-                result.manifests[stage] = self.read_manifest(result.name, stage)
-            except ContractError as exc:
-                result.manifests[stage] = None
-                result.manifest_errors[stage] = str(exc)
+            if result.manifests.get(stage) is None:
+                result.manifests[stage] = self._read_safely(result, stage)
         return result
 
     # -- executions ----------------------------------------------------------
@@ -164,11 +176,7 @@ class WorkflowClient:
         for stage in self.stages:
             if result.manifests.get(stage) is not None:
                 continue
-            try:
-                manifest = self.read_manifest(result.name, stage)
-            except ContractError as exc:
-                result.manifest_errors[stage] = str(exc)
-                continue
+            manifest = self._read_safely(result, stage)
             if manifest is None:
                 continue
             result.manifests[stage] = manifest

@@ -38,11 +38,18 @@ def _tf_files(env_dir: Path) -> list[Path]:
     return sorted(p for p in env_dir.glob("*.tf") if p.is_file())
 
 
+def _blocks(path: Path, text: str, block_type: str) -> list[hcl.Block]:
+    try:
+        return list(hcl.blocks(text, block_type))
+    except ValueError as exc:
+        raise UsageProblem(f"{path}: cannot read the HCL ({exc})") from exc
+
+
 def declared_variables(env_dir: Path) -> set[str]:
     """Names of the ``variable`` blocks in an env (or module) directory."""
     names: set[str] = set()
     for path in _tf_files(env_dir):
-        for block in hcl.blocks(path.read_text(), "variable"):
+        for block in _blocks(path, path.read_text(), "variable"):
             if block.labels:
                 names.add(block.labels[0])
     return names
@@ -50,9 +57,10 @@ def declared_variables(env_dir: Path) -> set[str]:
 
 def workflow_type(env_dir: Path) -> str | None:
     """EXPRESS/STANDARD from the ``modules/workflow`` call in ``env_dir``; None if no call."""
-    texts = [p.read_text() for p in _tf_files(env_dir)]
-    for text in texts:
-        for block in hcl.blocks(text, "module"):
+    files = _tf_files(env_dir)
+    texts = [p.read_text() for p in files]
+    for path, text in zip(files, texts, strict=True):
+        for block in _blocks(path, text, "module"):
             attrs = hcl.attributes(block.body)
             source = hcl.string_literal(attrs.get("source", "")) or ""
             if not source.rstrip("/").endswith("modules/workflow"):

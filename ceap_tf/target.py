@@ -162,8 +162,8 @@ class Target:
 
     def preflight(self, env_name: str) -> None:
         """Check what a terraform run on this target needs, before any work starts."""
-        self.backend_override(env_name)
         self.terraform_env()
+        self.backend_override(env_name)
 
     @property
     def roots_dir(self) -> Path:
@@ -317,6 +317,7 @@ class AwsTarget(Target):
         return region
 
     def terraform_env(self) -> dict[str, str | None]:
+        self.session()  # fail early, in one line, without credentials
         env: dict[str, str | None] = {"AWS_ENDPOINT_URL": None}
         for key in os.environ:
             if key.startswith("AWS_ENDPOINT_URL_"):
@@ -405,7 +406,7 @@ def _check_reachable(endpoint: str) -> None:
     except OSError as exc:
         raise TargetUnavailable(
             f"the local cloud at {endpoint} is not reachable ({exc.strerror or exc})",
-            hint=f"start it with `ceap-tf local start` or fix {LOCAL_ENDPOINT_ENV}",
+            hint=f"start it with `ceap-tf local up` or fix {LOCAL_ENDPOINT_ENV}",
         ) from exc
 
 
