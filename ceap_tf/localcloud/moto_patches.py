@@ -12,6 +12,7 @@ in ``../shared/research/local-cloud.md``):
 - SQS: RedriveAllowPolicy, attributes omitted when unset (as AWS does), compact JSON.
 - Glue: UpdateJob, no invented ExecutionClass, job runs that execute the script (see
   :mod:`glue_runner`) with the run states Glue reports.
+- S3: bucket-policy conditions evaluated (a TLS-only Deny no longer denies everything).
 
 Nothing else in ceap-tf imports moto internals. :func:`check_moto_version` fails loudly
 when the installed moto is not the one these patches were written against.
@@ -30,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ceap_tf.localcloud import policies
 from ceap_tf.localcloud.glue_runner import GlueRunner, GlueRunSpec
 from ceap_tf.localcloud.lambda_runtime import FunctionSpec, LambdaRuntime, LayerSpec
 
@@ -90,6 +92,7 @@ def apply(hooks: Hooks) -> None:
         _patch_lambda()
         _patch_sqs()
         _patch_glue()
+        _patch_s3()
         _state["applied"] = True
 
 
@@ -591,6 +594,27 @@ def _patch_sqs() -> None:
 
 
 _MISSING = object()
+
+
+# --------------------------------------------------------------------------- S3
+def _patch_s3() -> None:
+    """Bucket policies with conditions evaluated (see :mod:`policies`)."""
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    _require(FakeBucket, "get_permission")
+    results = {
+        policies.DENIED: PermissionResult.DENIED,
+        policies.PERMITTED: PermissionResult.PERMITTED,
+        policies.NEUTRAL: PermissionResult.NEUTRAL,
+    }
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        return results[policies.evaluate(self.policy.decode(), action, resource)]
+
+    FakeBucket.get_permission = get_permission
 
 
 # --------------------------------------------------------------------------- Glue
