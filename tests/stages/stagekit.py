@@ -72,7 +72,8 @@ class Aws:
         )
 
     def items(self) -> list[dict[str, Any]]:
-        return self.ddb.scan(TableName=TABLE)["Items"]
+        pages = self.ddb.get_paginator("scan").paginate(TableName=TABLE)
+        return [item for page in pages for item in page["Items"]]
 
 
 def create_table(ddb: Any) -> None:

@@ -10,7 +10,9 @@ Item (table ``CEAP_CANDIDATE_TABLE``; see lambda_src/README.md for every attribu
   ``GSI2SK`` = ``DATE#{eventDate[:10]}#CUSTOMER#{customerId}#SUBJECT#{type}#{id}`` (S);
 - ``expiresAt`` (N, epoch seconds): the table's TTL attribute, ``metadata.createdAt``
   plus ``CEAP_CANDIDATE_TTL_DAYS`` days;
-- ``version`` (N) for optimistic locking and ``contentHash`` (S) of the candidate.
+- ``version`` (N) for optimistic locking and ``contentHash`` (S): a hash of the
+  candidate without its run timestamps (``metadata.createdAt``/``expiresAt``), so the
+  same candidate produced again by a re-run hashes the same.
 
 Idempotency and locking. BatchWriteItem cannot carry conditions, so each batch of
 up to 100 candidates is first read back (BatchGetItem, strongly consistent, keys and
@@ -19,8 +21,9 @@ up to 100 candidates is first read back (BatchGetItem, strongly consistent, keys
 - *absent*: created with ``version`` 1 through BatchWriteItem (25 per call;
   ``UnprocessedItems`` are retried with capped exponential backoff and jitter, at most
   ``CEAP_STORE_MAX_ATTEMPTS`` calls, then ``StageTransientError``);
-- *present with the same contentHash*: already stored by this execution (a re-run or a
-  retried invocation): nothing is written, the version is not bumped;
+- *present with the same contentHash*: already stored (a re-run of the execution, a
+  retried invocation, or an identical candidate): nothing is written, the version is
+  not bumped, the stored ``createdAt``/TTL stay as they were;
 - *present with another contentHash*: replaced by a conditional PutItem
   (``version = :read``) with ``version + 1``. If another writer got there first, the
   item is read again and the decision repeats (at most 3 times, then
@@ -95,6 +98,16 @@ def attribute_value(value: Any) -> dict[str, Any]:
     raise TypeError(f"cannot store a {kind.__name__} in DynamoDB")
 
 
+def candidate_hash(candidate: dict[str, Any]) -> str:
+    """Hash of the candidate's content, run timestamps excluded (see the module docstring)."""
+    meta = candidate.get("metadata")
+    if isinstance(meta, dict):
+        meta = {k: v for k, v in meta.items() if k not in ("createdAt", "expiresAt")}
+    content = {**candidate, "metadata": meta}
+    encoded = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(encoded, digest_size=16).hexdigest()
+
+
 def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -161,7 +174,9 @@ def build_item(
 
 
 @dataclass
-class _Pending:
+class Pending:
+    """A candidate on its way to the table: its keys and the hash of its input line."""
+
     candidate: dict[str, Any]
     pk: str
     sk: str
@@ -189,14 +204,14 @@ class CandidateWriter:
         self.stored_at = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         self.counts = StoreCounts()
 
-    def _stamp_expiry(self, p: _Pending) -> int:
+    def _stamp_expiry(self, p: Pending) -> int:
         """The item's TTL; also written to the output candidate's ``metadata.expiresAt``."""
         expires = expires_at(p.candidate, self.settings.ttl_days, self.now)
         iso = datetime.fromtimestamp(expires, UTC).isoformat(timespec="milliseconds")
         p.candidate.setdefault("metadata", {})["expiresAt"] = iso.replace("+00:00", "Z")
         return expires
 
-    def _item(self, p: _Pending, version: int) -> dict[str, Any]:
+    def _item(self, p: Pending, version: int) -> dict[str, Any]:
         return build_item(
             p.candidate,
             version=version,
@@ -205,7 +220,7 @@ class CandidateWriter:
             stored_at=self.stored_at,
         )
 
-    def _read(self, batch: list[_Pending]) -> dict[tuple[str, str], dict[str, Any]]:
+    def _read(self, batch: list[Pending]) -> dict[tuple[str, str], dict[str, Any]]:
         request: dict[str, Any] = {
             self.table: {
                 "Keys": [{"PK": {"S": p.pk}, "SK": {"S": p.sk}} for p in batch],
@@ -258,7 +273,7 @@ class CandidateWriter:
                     self._budget(attempt, "BatchWriteItem left items unprocessed")
                     backoff_sleep(attempt)
 
-    def _conditional_put(self, p: _Pending, current: dict[str, Any] | None) -> None:
+    def put_conditionally(self, p: Pending, current: dict[str, Any] | None) -> None:
         """Create (absent) or replace (version read) one item, with a condition."""
         key = {"PK": {"S": p.pk}, "SK": {"S": p.sk}}
         for _ in range(CONFLICT_RETRIES):
@@ -305,7 +320,7 @@ class CandidateWriter:
             f"writers ({CONFLICT_RETRIES} conditional writes failed); the state machine retries"
         )
 
-    def write(self, batch: list[_Pending]) -> None:
+    def write(self, batch: list[Pending]) -> None:
         existing = self._read(batch)
         fresh: list[dict[str, Any]] = []
         for p in batch:
@@ -317,7 +332,7 @@ class CandidateWriter:
                 self._stamp_expiry(p)
                 self.counts.unchanged += 1
             else:
-                self._conditional_put(p, current)
+                self.put_conditionally(p, current)
         if fresh:
             self._batch_write(fresh)
 
@@ -325,7 +340,7 @@ class CandidateWriter:
 def store_lines(source: LineSource, out: LineSink, writer: CandidateWriter) -> StageOutcome:
     """Stream candidate lines into the table (batches of 100), then to ``out``."""
     loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
-    batch: list[_Pending] = []
+    batch: list[Pending] = []
     in_batch: set[tuple[str, str]] = set()
     n = 0
 
@@ -351,8 +366,8 @@ def store_lines(source: LineSource, out: LineSink, writer: CandidateWriter) -> S
             ) from None
         if (pk, sk) in in_batch:  # one key twice in a batch: BatchWriteItem refuses that
             flush()
-        content_hash = hashlib.blake2b(line, digest_size=16).hexdigest()
-        batch.append(_Pending(candidate, pk, sk, content_hash))
+        content_hash = candidate_hash(candidate)
+        batch.append(Pending(candidate, pk, sk, content_hash))
         in_batch.add((pk, sk))
         if len(batch) >= READ_BATCH:
             flush()
