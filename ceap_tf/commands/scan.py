@@ -12,10 +12,16 @@ from ceap_tf.app import App, global_options, json_option, pass_app
 @click.command("scan")
 @click.option("--plans/--no-plans", default=True, show_default=True,
               help="Also scan each env's plan JSON (needs the target).")  # fmt: skip
+@click.option(
+    "--env",
+    "envs",
+    multiple=True,
+    help="Scan the plan of this env only (repeatable; default: shared and every workflow).",
+)
 @json_option
 @global_options
 @pass_app
-def scan(app: App, plans: bool, as_json: bool) -> None:
+def scan(app: App, plans: bool, envs: tuple[str, ...], as_json: bool) -> None:
     """Scan the Terraform code and plans with checkov; exit 7 on any failed check."""
     from rich.table import Table
 
@@ -33,10 +39,13 @@ def scan(app: App, plans: bool, as_json: bool) -> None:
     if plans:
         app.target.preflight(SHARED_ENV)
         built = deploy.build(app, quiet=True)
-        envs = [SHARED_ENV, *(w.name for w in project.workflows())]
+        for env in envs:
+            if env != SHARED_ENV:
+                project.workflow(env)
+        selected = list(envs) or [SHARED_ENV, *(w.name for w in project.workflows())]
         out_dir = project.ceap_dir / app.target.name / "scan"
         out_dir.mkdir(parents=True, exist_ok=True)
-        for env in envs:
+        for env in selected:
             deployment = deploy.Deployment.open(app, env, built)
             plan = deployment.plan()
             if plan.plan_path is None:

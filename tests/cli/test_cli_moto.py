@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +24,10 @@ from ceap_tf.cli import main
 
 pytestmark = pytest.mark.terraform
 
+_REPO_CHECKOV = Path(__file__).resolve().parents[2] / ".venv-checkov" / "bin" / "checkov"
+CHECKOV = os.environ.get("CEAP_CHECKOV") or (
+    str(_REPO_CHECKOV) if _REPO_CHECKOV.exists() else shutil.which("checkov") or ""
+)
 STAGES = ["ETL", "Filter", "HeavyETL", "Score", "Store", "Reactive"]
 GOOD = {
     "ETL": (5, 0),
@@ -233,6 +239,25 @@ def test_terraform_error_is_its_summary_exit_5(world: Env, deployed: Result) -> 
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: terraform plan failed: ")
     assert "Traceback" not in result.output
+
+
+@pytest.mark.skipif(not CHECKOV, reason="checkov is not installed (.venv-checkov or CEAP_CHECKOV)")
+def test_scan_checks_hcl_and_plans_with_checkov(world: Env, deployed: Result) -> None:
+    args = ("scan", "--env", "shared", "--env", "demo", "--json")
+    result = world.cli(*args, env={"CEAP_CHECKOV": CHECKOV})
+    # the fixture's bare bucket breaks policies (no encryption, logging, ...): exit 7
+    assert result.exit_code == 7, result.output
+    doc = json.loads(result.stdout)
+    scans = {s["scan"]: s for s in doc["scans"]}
+    assert set(scans) == {"hcl: modules", "hcl: envs", "plan: shared", "plan: demo"}
+    assert doc["ok"] is False and scans["plan: demo"]["failed"] > 0
+    ids = {f["check_id"] for f in scans["plan: demo"]["findings"]}
+    assert any(i.startswith("CKV") for i in ids)
+    assert all(f["resource"] for f in scans["hcl: modules"]["findings"])
+    plan_json = world.project / ".ceap/local/scan/demo.tfplan.json"
+    assert json.loads(plan_json.read_text())["format_version"]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: checkov: ") and "failed check(s)" in last
 
 
 def test_destroy_needs_confirmation_without_a_terminal(world: Env, deployed: Result) -> None:

@@ -207,3 +207,29 @@ def test_find_project_root(tmp_path: Path) -> None:
     (tmp_path / "modules" / "workflow").mkdir(parents=True)
     assert runner.find_project_root(tmp_path / "modules" / "workflow") == tmp_path.resolve()
     assert runner.find_project_root(Path("/")) is None
+
+
+def test_checkov_report_parsing_single_and_list() -> None:
+    from ceap_tf.scan import parse_report
+
+    report = {
+        "check_type": "terraform",
+        "results": {
+            "failed_checks": [
+                {
+                    "check_id": "CKV_AWS_18",
+                    "check_name": "Ensure access logging",
+                    "resource": "aws_s3_bucket.b",
+                    "file_path": "/main.tf",
+                    "file_line_range": [3, 9],
+                }
+            ]
+        },
+        "summary": {"passed": 4, "failed": 1, "skipped": 2, "parsing_errors": 0},
+    }
+    single = parse_report("hcl: modules", "log line\n" + json.dumps(report))
+    assert (single.passed, single.failed, single.skipped, single.ok) == (4, 1, 2, False)
+    assert single.findings[0].check_id == "CKV_AWS_18" and single.findings[0].line == 3
+    both = parse_report("x", json.dumps([report, {**report, "results": {}, "summary": {}}]))
+    assert both.failed == 1 and len(both.findings) == 1
+    assert parse_report("empty", "").ok
