@@ -191,3 +191,14 @@ def test_model_key_must_be_a_key_not_a_uri(aws, invoke, monkeypatch) -> None:
     monkeypatch.setenv("CEAP_MODEL_KEY", "s3://elsewhere/model.json")
     with pytest.raises(StageConfigError, match="key inside the workflow bucket"):
         invoke("Score", "exec-uri", {}, previous="ETL")
+
+
+def test_a_model_file_cannot_inject_code() -> None:
+    hostile = "x') or __import__('os') or ('"
+    scorer = score.Scorer(
+        model([{"name": hostile, "path": f"attributes.{hostile}", "transform": "identity",
+                "weight": 1, "default": 2}])
+    )  # fmt: skip
+    assert repr(hostile) in scorer.source
+    # The key is only ever a string literal: absent, so the default applies: z = 2.
+    assert scorer.score(candidate(25)) == {"value": 0.880797, "confidence": 0.0}

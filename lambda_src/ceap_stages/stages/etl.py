@@ -60,6 +60,8 @@ INVALID_EVENT = "INVALID_EVENT"
 _DATE = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?:$|[T ])")
 _NUMBER = (int, float)
 _OPTIONAL_STR = (str, type(None))
+_INVALID, _IN_RANGE, _OUT_OF_RANGE = 0, 1, 2
+_DATE_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -188,15 +190,12 @@ def _metadata(run: EtlRun) -> dict[str, str]:
 
 
 def build_candidate(
-    event: dict[str, Any],
-    run: EtlRun,
-    context: list[dict[str, str]] | None = None,
-    metadata: dict[str, str] | None = None,
+    event: dict[str, Any], run: EtlRun, context: Any = None, metadata: Any = None
 ) -> dict[str, Any]:
     """The candidate for a *valid* raw order event (see ``event_problem``).
 
     ``context`` and ``metadata`` are the same for every candidate of a run; the
-    streaming loop passes one shared instance of each (they are serialized at once).
+    streaming loop passes them pre-serialized (``orjson.Fragment``).
     """
     channels = event["channelEligibility"]
     attributes: dict[str, Any] = {
@@ -242,11 +241,13 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
     date_match = _DATE.match
     fail = settings.bad_record_policy == FAIL
     start = end = marketplace = ""
-    context: list[dict[str, str]] = []
-    metadata: dict[str, str] = {}
+    # context and metadata are the same for every candidate: serialized once.
+    context: Any = None
+    metadata: Any = None
     if run is not None:
         start, end, marketplace = run.date_start, run.date_end, run.marketplace
-        context, metadata = _context(run), _metadata(run)
+        context = orjson.Fragment(dumps(_context(run)))
+        metadata = orjson.Fragment(dumps(_metadata(run)))
     by_reason: dict[str, int] = {}
     n = blank = out_of_range = other_marketplace = duplicates = written = 0
 
@@ -264,9 +265,31 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
         }
         rejected.write(dumps(record, option=newline))
 
+    # Dates repeat: validity and range of each distinct date prefix ("YYYY-MM-DDT") are
+    # decided once. The caches are bounded (cleared when they grow past _DATE_CACHE).
+    day_states: dict[str, int] = {}
+    delivery_states: dict[str, bool] = {}
+
+    def classify_day(prefix: str) -> int:
+        if len(day_states) >= _DATE_CACHE:
+            day_states.clear()
+        if date_match(prefix) is None:
+            state = _INVALID
+        else:
+            state = _IN_RANGE if start <= prefix[:10] <= end else _OUT_OF_RANGE
+        day_states[prefix] = state
+        return state
+
+    def classify_delivery(prefix: str) -> bool:
+        if len(delivery_states) >= _DATE_CACHE:
+            delivery_states.clear()
+        state = delivery_states[prefix] = date_match(prefix) is not None
+        return state
+
     keys = KeySet(settings.dedupe_memory_keys)
     seen = keys.memory
     cap = keys.max_memory_keys
+    spilled = False
     try:
         for line in source:
             n += 1
@@ -288,10 +311,14 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
                 subject = event["subject"]
                 stype = subject["type"]
                 sid = subject["id"]
-                event_date = event["eventDate"]
+                prefix = event["eventDate"][:11]
+                when = day_states.get(prefix)
+                if when is None:
+                    when = classify_day(prefix)
                 delivery = event.get("deliveryDate")
                 valid = (
-                    type(cid) is str
+                    when
+                    and type(cid) is str
                     and type(stype) is str
                     and type(sid) is str
                     and cid != ""
@@ -300,9 +327,11 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
                     and "#" not in cid
                     and "#" not in stype
                     and "#" not in sid
-                    and type(event_date) is str
-                    and date_match(event_date) is not None
-                    and (delivery is None or (type(delivery) is str and date_match(delivery)))
+                    and (
+                        delivery is None
+                        or delivery_states.get(delivery[:11])
+                        or classify_delivery(delivery[:11])
+                    )
                     and type(event["orderValue"]) in _NUMBER
                     and type(event["channelEligibility"]) is dict
                     and type(event["optedOut"]) is bool
@@ -322,8 +351,7 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
                 else:
                     bad(INVALID_EVENT, line, problem or "not a raw order event")
                 continue
-            day = event_date[:10]
-            if day < start or day > end:
+            if when == _OUT_OF_RANGE:
                 out_of_range += 1
                 continue
             event_marketplace = event.get("marketplace")
@@ -334,7 +362,7 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
             if key in seen:
                 duplicates += 1
                 continue
-            if keys.spilled:
+            if spilled:
                 if not keys.add_spilled(key):
                     duplicates += 1
                     continue
@@ -342,10 +370,10 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
                 seen.add(key)
                 if len(seen) >= cap:
                     keys.spill()
+                    spilled = True
             write(dumps(build_candidate(event, run, context, metadata), option=newline))  # type: ignore[arg-type]
             written += 1
     finally:
-        spilled = keys.spilled
         keys.close()
     return StageOutcome(
         records_in=n,
