@@ -147,7 +147,8 @@ class StageRuntime:
             "stage failed", extra={"errorType": type(exc).__name__, "errorMessage": str(exc)}
         )
 
-    def _input(self, job: StageJob) -> LineSource:
+    def _input(self, job: StageJob) -> tuple[LineSource, int | None]:
+        """The input lines, and the record count the predecessor's manifest promises."""
         event = job.event
         s3 = self.clients.s3
         if event.previous_stage is not None:
@@ -162,22 +163,22 @@ class StageRuntime:
                     "dataKeys": len(manifest.dataKeys),
                 },
             )
-            return s3io.manifest_lines(s3, event.workflow_bucket, manifest)
+            return s3io.manifest_lines(s3, event.workflow_bucket, manifest), manifest.recordCount
         request = event.request
         if request.records is not None:
             logger.info("reading inline records", extra={"records": len(request.records)})
-            return LineSource.from_records(request.records, "initialData.records")
+            return LineSource.from_records(request.records, "initialData.records"), None
         if request.source is not None:
             logger.info("reading source", extra={"source": request.source})
-            return s3io.source_lines(s3, request.source)
+            return s3io.source_lines(s3, request.source), None
         logger.info("empty execution input: zero records")
-        return LineSource.from_lines((), "initialData")
+        return LineSource.from_lines((), "initialData"), None
 
     def _run(self, job: StageJob, metrics: Any) -> dict[str, Any]:
         event, settings = job.event, job.settings
         eid, stage_id, bucket = event.execution_id, settings.stage, event.workflow_bucket
         s3 = self.clients.s3
-        source = self._input(job)
+        source, promised = self._input(job)
         out = s3io.part_writer(
             s3, bucket, lambda i: contract.data_key(eid, stage_id, i), settings, always_one=True
         )
@@ -190,6 +191,11 @@ class StageRuntime:
         )
         try:
             outcome = self.stage.process(job, source, out, rejected)
+            if promised is not None and outcome.records_in != promised:
+                raise StageInputError(
+                    f"{event.previous_stage} output of execution {eid} has "
+                    f"{outcome.records_in} records but its manifest says {promised}"
+                )
             data_objects = out.close()
             rejected_objects = rejected.close()
         except BaseException:

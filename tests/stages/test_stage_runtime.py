@@ -292,3 +292,13 @@ def test_logs_and_metrics_are_structured_and_carry_the_execution(aws, invoke, ca
 def test_the_score_model_ships_inside_the_package() -> None:
     assert (score.MODELS_DIR / "engagement-v1.json").is_file()
     assert score.MODELS_DIR.parent.name == "ceap_stages"
+
+
+def test_a_manifest_promising_other_counts_than_its_data_is_detected(aws, invoke) -> None:
+    invoke("ETL", "exec-n", request([raw_event("C1"), raw_event("C2")]))
+    manifest = aws.manifest("exec-n", "ETL")
+    manifest.recordCount = 3
+    manifest.checksums = {}
+    aws.put(contract.manifest_key("exec-n", "ETL"), manifest.to_json().encode())
+    with pytest.raises(StageInputError, match="has 2 records but its manifest says 3"):
+        invoke("Filter", "exec-n", {}, previous="ETL")
