@@ -903,6 +903,12 @@ def has_filesystem(spark: Any, uri: str) -> bool:
 def choose_store(spark: Any, args: JobArgs) -> Store:
     uris = (args.workflow_root, args.history_uri)
     if args.io_mode == "spark":
+        missing = [u for u in uris if not has_filesystem(spark, u)]
+        if missing:
+            raise StageConfigError(
+                f"--io_mode spark: this Spark session has no filesystem for {missing[0]} "
+                "(local PySpark has no s3:// one); use --io_mode boto3 or auto"
+            )
         return SparkStore(spark)
     if args.io_mode == "boto3":
         return Boto3Store(spark)
@@ -1133,7 +1139,10 @@ def _from_spark_error(exc: Exception) -> StageError:
         match = re.search(rf"{kind.__name__}: (.+)", text)
         if match:
             return kind(match.group(1).strip())
-    first = next((line for line in text.splitlines() if line.strip()), type(exc).__name__)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # A Py4J error reads "An error occurred while calling X.\n: java.Exception: cause".
+    cause = next((line[2:] for line in lines if line.startswith(": ")), None)
+    first = cause or (lines[0] if lines else type(exc).__name__)
     return StageTransientError(f"Spark job failed: {first[:500]}")
 
 
@@ -1295,7 +1304,7 @@ class _Run:
         self.metrics.update(
             historyRecordsRead=sum(counts.values()),
             historyRejected=sum(n for r, n in counts.items() if r is not None),
-            historyRejectReasons={r: n for r, n in sorted(counts.items()) if r},
+            historyRejectReasons=dict(sorted((r, n) for r, n in counts.items() if r)),
         )
         self._phase("history")
         valid = candidates.where("ok")

@@ -140,7 +140,7 @@ def encode(records: list[dict[str, Any]], fmt: str) -> bytes:
 
 
 class _Sink:
-    """Writes named objects below a local directory or an ``s3://bucket/prefix/``."""
+    """Writes named objects below a local directory (or ``file://``) or ``s3://bucket/prefix/``."""
 
     def __init__(self, dest: str | Path, s3_client: Any = None) -> None:
         text = str(dest)
@@ -152,7 +152,7 @@ class _Sink:
             self.prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
             self.root: Path | None = None
         else:
-            self.root = Path(text)
+            self.root = Path(text.removeprefix("file://"))
             self.bucket, self.prefix = "", ""
 
     def put(self, name: str, body: bytes) -> str:
