@@ -109,6 +109,9 @@ class TerraformProgress:
             self.current[address] = time.monotonic()
         elif event.type == "apply_complete" and address:
             self.current.pop(address, None)
+            if event.action == "read" and address not in self.planned:
+                self._update()  # a data source read while planning: not a change
+                return
             self.done.add(address)
             if not self.interactive or self.verbose:
                 verb = _VERBS.get(event.action or "", event.action or "done")
