@@ -61,6 +61,7 @@ resource "aws_s3_object" "code" {
 }
 
 resource "aws_cloudwatch_log_group" "this" {
+  # checkov:skip=CKV_AWS_338: Retention is a variable (log_retention_days, SPEC default 14 days): these logs are per-run diagnostics, not an audit trail (CloudTrail is); teams that must keep them longer set the variable.
   for_each = toset(local.log_group_names)
 
   name              = each.value
@@ -69,6 +70,7 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 resource "aws_glue_security_configuration" "this" {
+  # checkov:skip=CKV_AWS_99: S3 (SSE-KMS), CloudWatch (SSE-KMS) and bookmark (CSE-KMS) encryption all use the workflow key; terraform test asserts it and the HCL scan passes this check. On a first plan the new key's ARN is unknown, and checkov does not evaluate unknown values nested two blocks deep, so the plan scan would report a false failure.
   name = local.job_name
 
   encryption_configuration {

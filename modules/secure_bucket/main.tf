@@ -78,11 +78,37 @@ resource "aws_s3_bucket_policy" "this" {
   depends_on = [aws_s3_bucket_public_access_block.this]
 }
 
+locals {
+  # One list of rules: a rule per expiring prefix, then the bucket-wide hygiene rule
+  # (prefix "" = every object). Every rule aborts incomplete multipart uploads.
+  lifecycle_rules = concat(
+    [
+      for r in var.expiration_rules : {
+        id                   = r.id
+        prefix               = r.prefix
+        expiration_days      = r.expiration_days
+        noncurrent_days      = 1
+        expire_delete_marker = false
+      }
+    ],
+    [
+      {
+        id                   = "bucket-hygiene"
+        prefix               = ""
+        expiration_days      = null
+        noncurrent_days      = var.noncurrent_version_expiration_days
+        expire_delete_marker = true # remove delete markers once no version is left behind them
+      },
+    ],
+  )
+}
+
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  # checkov:skip=CKV_AWS_300: Every rule aborts incomplete multipart uploads (days_after_initiation, default 1); terraform test asserts it and the plan-JSON scan passes this check. Only checkov's static HCL parser cannot expand this dynamic rule list.
   bucket = aws_s3_bucket.this.id
 
   dynamic "rule" {
-    for_each = var.expiration_rules
+    for_each = local.lifecycle_rules
     content {
       id     = rule.value.id
       status = "Enabled"
@@ -91,33 +117,27 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
         prefix = rule.value.prefix
       }
 
-      expiration {
-        days = rule.value.expiration_days
+      dynamic "expiration" {
+        for_each = rule.value.expiration_days != null ? [rule.value.expiration_days] : []
+        content {
+          days = expiration.value
+        }
+      }
+
+      dynamic "expiration" {
+        for_each = rule.value.expire_delete_marker ? [true] : []
+        content {
+          expired_object_delete_marker = true
+        }
       }
 
       noncurrent_version_expiration {
-        noncurrent_days = 1
+        noncurrent_days = rule.value.noncurrent_days
       }
-    }
-  }
 
-  rule {
-    id     = "bucket-hygiene"
-    status = "Enabled"
-
-    filter {}
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = var.abort_incomplete_multipart_upload_days
-    }
-
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
-    }
-
-    # Remove delete markers once no noncurrent version is left behind them.
-    expiration {
-      expired_object_delete_marker = true
+      abort_incomplete_multipart_upload {
+        days_after_initiation = var.abort_incomplete_multipart_upload_days
+      }
     }
   }
 

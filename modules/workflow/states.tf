@@ -131,6 +131,7 @@ locals {
 }
 
 resource "aws_cloudwatch_log_group" "states" {
+  # checkov:skip=CKV_AWS_338: Retention is a variable (log_retention_days, SPEC default 14 days): these logs are per-run diagnostics, not an audit trail (CloudTrail is); teams that must keep them longer set the variable.
   name              = local.states_log_group
   retention_in_days = var.log_retention_days
   kms_key_id        = module.storage.kms_key_arn

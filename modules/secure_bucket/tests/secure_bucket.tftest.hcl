@@ -123,8 +123,16 @@ run "lifecycle" {
     error_message = "noncurrent versions of execution data expire after 1 day"
   }
   assert {
-    condition     = aws_s3_bucket_lifecycle_configuration.this.rule[1].abort_incomplete_multipart_upload[0].days_after_initiation == 1
-    error_message = "incomplete multipart uploads are aborted after 1 day"
+    condition     = alltrue([for r in aws_s3_bucket_lifecycle_configuration.this.rule : r.abort_incomplete_multipart_upload[0].days_after_initiation == 1])
+    error_message = "every rule aborts incomplete multipart uploads after 1 day"
+  }
+  assert {
+    condition     = aws_s3_bucket_lifecycle_configuration.this.rule[1].filter[0].prefix == ""
+    error_message = "the hygiene rule covers every object"
+  }
+  assert {
+    condition     = length(aws_s3_bucket_lifecycle_configuration.this.rule[0].expiration) == 1 && length(aws_s3_bucket_lifecycle_configuration.this.rule[1].expiration) == 1
+    error_message = "one expiration per rule: by age for the prefix, delete markers bucket-wide"
   }
   assert {
     condition     = aws_s3_bucket_lifecycle_configuration.this.rule[1].noncurrent_version_expiration[0].noncurrent_days == 30

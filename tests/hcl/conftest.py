@@ -1,0 +1,144 @@
+"""Fixtures for the HCL tests: a scratch copy of modules/ and envs/, terraform runners,
+dummy artifacts, the embedded local cloud for plans, and checkov.
+
+Terraform always runs through ``ceap_tf.runner.Terraform`` (offline provider install
+from the machine's mirror) and always in a copy of the tree, so no ``.terraform``
+directory or lock file is ever written into the source tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hclkit import ENVS, REPO, WORKFLOW_ENVS, b64_sha256
+
+from ceap_tf.errors import ToolMissing
+from ceap_tf.runner import Terraform
+from ceap_tf.scan import find_checkov
+
+_IGNORE = shutil.ignore_patterns(
+    ".terraform", ".terraform.lock.hcl", "*.tfstate", "*.tfstate.*", "*.tfplan", "*.json"
+)
+
+
+@pytest.fixture(scope="session")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of modules/ and envs/ (module sources stay relative: ../../modules/...)."""
+    root = tmp_path_factory.mktemp("hcl")
+    shutil.copytree(REPO / "modules", root / "modules", ignore=_IGNORE)
+    shutil.copytree(REPO / "envs", root / "envs", ignore=_IGNORE)
+    return root
+
+
+@pytest.fixture(scope="session")
+def ceap_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """CLI configuration, plugin cache and local-cloud state of the test session."""
+    return tmp_path_factory.mktemp("ceap")
+
+
+@pytest.fixture(scope="session")
+def terraform(ceap_dir: Path) -> Any:
+    """``terraform(workdir, env)`` -> a runner with its own data dir under the session."""
+
+    def make(workdir: Path, env: dict[str, str | None] | None = None) -> Terraform:
+        data_dir = ceap_dir / "data" / workdir.parent.name / workdir.name
+        return Terraform(workdir, env=env, data_dir=data_dir, ceap_dir=ceap_dir)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Stand-in stage package and Glue script: real files with real hashes."""
+    root = tmp_path_factory.mktemp("artifacts")
+    code, layer, script = root / "stage-code.zip", root / "stage-layer.zip", root / "heavy_etl.py"
+    with zipfile.ZipFile(code, "w") as zf:
+        zf.writestr("ceap_stages/__init__.py", "")
+    with zipfile.ZipFile(layer, "w") as zf:
+        zf.writestr("python/placeholder.py", "")
+    script.write_text("print('heavy etl')\n")
+    stage_package = {
+        "code_zip_path": str(code),
+        "code_zip_sha256": b64_sha256(code),
+        "layer_zip_path": str(layer),
+        "layer_zip_sha256": b64_sha256(layer),
+        "runtime": "python3.12",
+    }
+    glue_script = {"path": str(script), "sha256": hashlib.sha256(script.read_bytes()).hexdigest()}
+    return {"stage_package": stage_package, "glue_script": glue_script}
+
+
+@pytest.fixture(scope="session")
+def local_cloud_env(ceap_dir: Path) -> Iterator[dict[str, str | None]]:
+    """Terraform environment for the embedded local cloud (stock moto cannot plan a
+    state machine: the provider calls ValidateStateMachineDefinition during plan)."""
+    from ceap_tf.localcloud import LocalCloud
+    from ceap_tf.target import LocalTarget, TargetOptions
+
+    target = LocalTarget(ceap_dir, TargetOptions(name="local"))
+    env = target.terraform_env()
+    try:
+        yield env
+    finally:
+        LocalCloud(state_dir=target.state_dir).stop()
+
+
+@pytest.fixture(scope="session")
+def plans(
+    scratch: Path, terraform: Any, artifacts: dict[str, Any], local_cloud_env: dict[str, str | None]
+) -> dict[str, Path]:
+    """``terraform show -json`` of a fresh plan of every env, as files: {env: path}."""
+    out: dict[str, Path] = {}
+    for env in ENVS:
+        workdir = scratch / "envs" / env
+        tfvars: dict[str, Any] = {}
+        if env in WORKFLOW_ENVS:
+            tfvars["stage_package"] = artifacts["stage_package"]
+            if WORKFLOW_ENVS[env] == "STANDARD":
+                tfvars["glue_script"] = artifacts["glue_script"]
+        # The wrapper passes artifacts the same way (docs/ARCHITECTURE.md, Working roots).
+        (workdir / "ceap.auto.tfvars.json").write_text(json.dumps(tfvars))
+        tf = terraform(workdir, local_cloud_env)
+        tf.init(backend=False)
+        tf.plan(out=workdir / "ceap.tfplan")
+        path = workdir / "plan.json"
+        path.write_text(json.dumps(tf.show_json(workdir / "ceap.tfplan")))
+        out[env] = path
+    return out
+
+
+@pytest.fixture(scope="session")
+def checkov() -> Any:
+    """``checkov(args)`` -> the parsed ``-o json`` reports (a list), offline."""
+    try:
+        binary = find_checkov(REPO)
+    except ToolMissing:
+        pytest.skip("checkov is not installed (.venv-checkov or CEAP_CHECKOV)")
+
+    def run(args: list[str]) -> list[dict[str, Any]]:
+        env = {
+            **os.environ,
+            "BC_SKIP_MAPPING": "TRUE",
+            "CHECKOV_NO_UPDATE_CHECK": "1",
+            # A first plan has no key ARNs yet: count a value known after apply as set.
+            "EVAL_TF_PLAN_AFTER_UNKNOWN": "true",
+        }
+        cmd = [binary, *args, "-o", "json", "--quiet", "--skip-download"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        assert proc.returncode in (0, 1), proc.stderr[-2000:]
+        text = proc.stdout[
+            min(i for i in (proc.stdout.find("{"), proc.stdout.find("[")) if i >= 0) :
+        ]
+        doc = json.loads(text)
+        return doc if isinstance(doc, list) else [doc]
+
+    return run

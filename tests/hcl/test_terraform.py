@@ -1,0 +1,145 @@
+"""The HCL: formatted, valid, its terraform tests pass, and checkov finds nothing.
+
+Everything runs offline: providers from the machine's mirror, plans against the
+embedded local cloud, checkov with --skip-download.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hclkit import ENVS, MODULES, REPO, WORKFLOW_ENVS, planned_resources
+
+pytestmark = pytest.mark.terraform
+
+
+def test_layout_is_what_the_architecture_names() -> None:
+    assert {"storage", "stage_lambda", "glue_job", "workflow"} <= set(MODULES)
+    assert ENVS == ["batch", "realtime", "shared"]
+    for env in ENVS:
+        files = {p.name for p in (REPO / "envs" / env).glob("*.tf")}
+        assert files == {"versions.tf", "providers.tf", "variables.tf", "main.tf", "outputs.tf"}
+        text = "\n".join(p.read_text() for p in (REPO / "envs" / env).glob("*.tf"))
+        # The wrapper adds backends and local endpoints per target, never the env.
+        assert not re.search(r'^\s*(backend\s*"|cloud\s*\{|endpoints?\s*[={])', text, re.M)
+
+
+def test_fmt_is_clean(terraform: Any) -> None:
+    assert terraform(REPO).fmt_check("modules", "envs") == []
+
+
+@pytest.mark.parametrize(
+    "kind_name", [f"modules/{m}" for m in MODULES] + [f"envs/{e}" for e in ENVS]
+)
+def test_validate(kind_name: str, scratch: Path, terraform: Any) -> None:
+    tf = terraform(scratch / kind_name)
+    tf.init(backend=False)
+    result = tf.validate()
+    assert result.valid and not [d for d in result.diagnostics if d.is_error]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_terraform_tests(module: str, scratch: Path, terraform: Any) -> None:
+    tf = terraform(scratch / "modules" / module)
+    tf.init(backend=False)
+    result = tf.test()  # raises with the failing runs named
+    assert result.ok and result.passed >= 5 and result.failed == 0
+
+
+def _summary(reports: list[dict[str, Any]]) -> dict[str, int]:
+    total = {"passed": 0, "failed": 0, "skipped": 0, "parsing_errors": 0}
+    for report in reports:
+        for key in total:
+            total[key] += int(report.get("summary", {}).get(key, 0))
+    return total
+
+
+def _failures(reports: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{c['check_id']} {c['resource']} ({c.get('file_path')})"
+        for r in reports
+        for c in r.get("results", {}).get("failed_checks", [])
+    ]
+
+
+def _skips_without_reason(reports: list[dict[str, Any]]) -> list[str]:
+    bad = []
+    for report in reports:
+        for check in report.get("results", {}).get("skipped_checks", []):
+            reason = (check.get("check_result") or {}).get("suppress_comment") or ""
+            if len(reason.strip()) < 40:
+                bad.append(f"{check['check_id']} {check['resource']}: {reason!r}")
+    return bad
+
+
+@pytest.mark.parametrize("directory", ["modules", "envs"])
+def test_checkov_hcl(directory: str, checkov: Any) -> None:
+    reports = checkov(["-d", str(REPO / directory), "--framework", "terraform"])
+    summary = _summary(reports)
+    assert summary["failed"] == 0, _failures(reports)
+    assert summary["parsing_errors"] == 0
+    assert summary["passed"] > 100
+    assert _skips_without_reason(reports) == []
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_checkov_plan(env: str, plans: dict[str, Path], scratch: Path, checkov: Any) -> None:
+    # Plan enrichment maps plan resources back to the HCL, so inline skips apply.
+    reports = checkov(
+        [
+            "-f",
+            str(plans[env]),
+            "--framework",
+            "terraform_plan",
+            "--repo-root-for-plan-enrichment",
+            str(scratch),
+        ]
+    )
+    summary = _summary(reports)
+    assert summary["failed"] == 0, _failures(reports)
+    assert summary["passed"] > 10
+    assert _skips_without_reason(reports) == []
+
+
+def _by_type(plan_file: Path) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for resource in planned_resources(json.loads(plan_file.read_text())):
+        grouped.setdefault(resource["type"], []).append(resource["values"])
+    return grouped
+
+
+@pytest.mark.parametrize("env", sorted(WORKFLOW_ENVS))
+def test_plan_deploys_the_named_workflow(env: str, plans: dict[str, Path]) -> None:
+    resources = _by_type(plans[env])
+    account = "123456789012"  # the local cloud's (moto's) account
+    names = {r["function_name"] for r in resources["aws_lambda_function"]}
+    assert names == {
+        f"CeapWorkflow-{env}-{s}Lambda" for s in ("ETL", "Filter", "Score", "Store", "Reactive")
+    }
+    (machine,) = resources["aws_sfn_state_machine"]
+    assert (machine["name"], machine["type"]) == (f"Ceap-{env}-Workflow", WORKFLOW_ENVS[env])
+    assert {b["bucket"] for b in resources["aws_s3_bucket"]} == {f"ceap-workflow-{env}-{account}"}
+    assert {q["name"] for q in resources["aws_sqs_queue"]} == {
+        f"ceap-workflow-{env}-queue",
+        f"ceap-workflow-{env}-dlq",
+    }
+    (table,) = resources["aws_dynamodb_table"]
+    assert table["name"] == f"ceap-workflow-{env}-candidates"
+    glue_jobs = [j["name"] for j in resources.get("aws_glue_job", [])]
+    assert glue_jobs == (
+        [f"ceap-workflow-{env}-heavy-etl"] if WORKFLOW_ENVS[env] == "STANDARD" else []
+    )
+    assert not [r for r in resources.get("aws_iam_role_policy_attachment", [])]
+
+
+def test_shared_plans_the_script_bucket(plans: dict[str, Path]) -> None:
+    plan = json.loads(plans["shared"].read_text())
+    buckets = [
+        r["values"]["bucket"] for r in planned_resources(plan) if r["type"] == "aws_s3_bucket"
+    ]
+    assert buckets == ["ceap-glue-scripts-123456789012"]
+    assert plan["planned_values"]["outputs"]["glue_scripts_bucket"]["value"] == buckets[0]
