@@ -1,0 +1,175 @@
+"""Helpers for the end-to-end suite: drive the ceap-tf CLI, read the local cloud."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from click.testing import CliRunner, Result
+
+from ceap_tf.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_ENVS = Path(__file__).resolve().parent / "envs"
+LINKED = ("modules", "lambda_src", "glue", "pyproject.toml")
+STAGES = ("ETL", "Filter", "Score", "Store", "Reactive")
+
+
+def make_project(root: Path) -> Path:
+    """A project tree that links the repository's code, plus the test-only envs.
+
+    Everything a run writes (``.ceap/``: build, roots, local cloud, state) stays in
+    ``root``; the repository is only read.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    for name in LINKED:
+        (root / name).symlink_to(REPO / name)
+    envs = root / "envs"
+    envs.mkdir()
+    for env in sorted((REPO / "envs").iterdir()):
+        if env.is_dir():
+            (envs / env.name).symlink_to(env)
+    for env in sorted(TEST_ENVS.iterdir()):
+        if env.is_dir():
+            (envs / env.name).symlink_to(env)
+    return root
+
+
+def terraform_available() -> bool:
+    return shutil.which(os.environ.get("CEAP_TERRAFORM", "terraform")) is not None
+
+
+@dataclass
+class Ceap:
+    """Runs ``ceap-tf`` commands in-process against one project."""
+
+    project: Path
+
+    def __call__(self, *args: str, expect: int | None = 0) -> Result:
+        env = {key: None for key in os.environ if key.startswith(("AWS_", "CEAP_"))}
+        env["CEAP_TARGET"] = "local"
+        result = CliRunner().invoke(
+            main, [*args, "--project-dir", str(self.project)], env=env, catch_exceptions=False
+        )
+        if expect is not None and result.exit_code != expect:
+            pytest.fail(
+                f"ceap-tf {' '.join(args)} exited {result.exit_code} (expected {expect}):\n"
+                f"{result.stderr[-4000:]}\n{result.stdout[-4000:]}"
+            )
+        return result
+
+    def json(self, *args: str, expect: int | None = 0) -> Any:
+        return json.loads(self(*args, "--json", expect=expect).stdout)
+
+    def workflow(self, name: str) -> dict[str, Any]:
+        return dict(self.json("outputs", name)["workflow"])
+
+
+def client_factory(endpoint: str) -> Callable[[str], Any]:
+    def make(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(
+                inject_host_prefix=False,
+                s3={"addressing_style": "path"},
+                retries={"total_max_attempts": 3, "mode": "standard"},
+                read_timeout=330,
+            ),
+        )
+
+    return make
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def history_events(logs: Any, group: str, execution: str | None = None) -> list[dict[str, Any]]:
+    """Execution history events the state machine logged (optionally of one execution)."""
+    events: list[dict[str, Any]] = []
+    for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]:
+        name = stream["logStreamName"]
+        if execution is not None and not name.endswith(f"/{execution}"):
+            continue
+        for event in logs.get_log_events(logGroupName=group, logStreamName=name)["events"]:
+            events.append(json.loads(event["message"]))
+    return events
+
+
+def state_machine_log_group(workflow: dict[str, Any]) -> str:
+    return f"/aws/vendedlogs/states/{workflow['state_machine_name']}"
+
+
+def queue_depth(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+def post_fault(endpoint: str, rule: dict[str, Any] | None) -> None:
+    """Add a fault rule (or clear them all with None)."""
+    method = "DELETE" if rule is None else "POST"
+    data = None if rule is None else json.dumps(rule).encode()
+    request = urllib.request.Request(f"{endpoint}/_ceap/faults", data=data, method=method)
+    with urllib.request.urlopen(request) as response:
+        assert response.status in (200, 201)
+
+
+def leftovers(client: Callable[[str], Any], name: str) -> dict[str, list[str]]:
+    """Resources on the local cloud that still carry workflow ``name`` in their name."""
+
+    def having(names: list[str]) -> list[str]:
+        return sorted(n for n in names if name.lower() in n.lower())
+
+    found = {
+        "functions": having(
+            [f["FunctionName"] for f in client("lambda").list_functions()["Functions"]]
+        ),
+        "state machines": having(
+            [m["name"] for m in client("stepfunctions").list_state_machines()["stateMachines"]]
+        ),
+        "queues": having(client("sqs").list_queues().get("QueueUrls", [])),
+        "buckets": having([b["Name"] for b in client("s3").list_buckets()["Buckets"]]),
+        "tables": having(client("dynamodb").list_tables()["TableNames"]),
+        "pipes": having([p["Name"] for p in client("pipes").list_pipes()["Pipes"]]),
+        "event buses": having(
+            [b["Name"] for b in client("events").list_event_buses()["EventBuses"]]
+        ),
+        "roles": having([r["RoleName"] for r in client("iam").list_roles()["Roles"]]),
+        "log groups": having(
+            [g["logGroupName"] for g in client("logs").describe_log_groups()["logGroups"]]
+        ),
+        "glue jobs": having(client("glue").list_jobs()["JobNames"]),
+        "topics": having([t["TopicArn"] for t in client("sns").list_topics()["Topics"]]),
+        "alarms": having(
+            [a["AlarmName"] for a in client("cloudwatch").describe_alarms()["MetricAlarms"]]
+        ),
+        "dashboards": having(
+            [d["DashboardName"] for d in client("cloudwatch").list_dashboards()["DashboardEntries"]]
+        ),
+        "kms aliases": having([a["AliasName"] for a in client("kms").list_aliases()["Aliases"]]),
+    }
+    return {kind: names for kind, names in found.items() if names}
