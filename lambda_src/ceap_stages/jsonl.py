@@ -193,11 +193,15 @@ class ObjectUpload(Protocol):
 class PartWriter:
     """Rolling JSON Lines output with one bounded buffer.
 
-    ``write`` takes one serialized record ending in a newline. The buffer is handed
-    to the current object as a chunk once it reaches ``chunk_bytes``; the object is
-    finished at ``max_bytes`` or ``max_records`` and the next part is started.
+    ``write`` takes one serialized record ending in a newline. Lines collect in a
+    list until they reach ``chunk_bytes``; then they are joined and handed to the
+    current object as one chunk. The object is finished at ``max_bytes`` (checked
+    per chunk) or exactly at ``max_records``, and the next part is started.
     ``close`` finishes the last object; with ``always_one`` an output with no
     records still produces one empty object (the contract's zero-record case).
+
+    ``write`` is a closure over local state rather than a method: it runs once per
+    record, so it does as little as possible (append, add a length, compare).
     """
 
     def __init__(
@@ -216,53 +220,60 @@ class PartWriter:
         self._max_records = max_records
         self._chunk_bytes = min(chunk_bytes, max_bytes)
         self._always_one = always_one
-        self._buf = bytearray()
+        self._pending: list[bytes] = []
         self._upload: ObjectUpload | None = None
         self._hash = hashlib.sha256()
         self._obj_bytes = 0  # bytes already handed to the current object
-        self._obj_records = 0  # records in the current object, buffer included
-        self._check_records = max_records  # ``_n`` value at which write() must look
-        self._n = 0
+        self._obj_records = 0  # records already handed to the current object
         self.objects: list[WrittenObject] = []
-        self.count = 0  # total records written (final after close)
+        self.count = 0  # records handed over so far (all of them after close)
         self._closed = False
+        self.write: Callable[[bytes], None] = self._make_write()
 
-    def write(self, line: bytes) -> None:
-        self._buf += line
-        self._n += 1
-        if self._n >= self._check_records or len(self._buf) >= self._chunk_bytes:
-            self._settle()
+    def _make_write(self) -> Callable[[bytes], None]:
+        pending = self._pending
+        append = pending.append
+        chunk = self._chunk_bytes
+        settle = self._settle
+        size = 0
+        check_at = self._max_records
 
-    def _settle(self) -> None:
-        self._obj_records += self._n
-        self.count += self._n
-        self._n = 0
-        if self._obj_records >= self._max_records or (
-            self._obj_bytes + len(self._buf) >= self._max_bytes
-        ):
-            self._finish_object()
-        elif len(self._buf) >= self._chunk_bytes:
-            self._hand_chunk()
-        self._check_records = self._max_records - self._obj_records
+        def write(line: bytes) -> None:
+            nonlocal size, check_at
+            append(line)
+            size += len(line)
+            if size >= chunk or len(pending) >= check_at:
+                check_at = settle()
+                size = 0
+
+        return write
+
+    def _settle(self) -> int:
+        """Hand the pending lines over; returns how many records the object still takes."""
+        count = len(self._pending)
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._obj_records += count
+        self.count += count
+        if self._obj_records >= self._max_records or self._obj_bytes + len(data) >= self._max_bytes:
+            self._finish_object(data)
+        else:
+            self._hand_chunk(data)
+        return self._max_records - self._obj_records
 
     def _current(self) -> ObjectUpload:
         if self._upload is None:
             self._upload = self._open_object(self._key_for(len(self.objects)))
         return self._upload
 
-    def _hand_chunk(self) -> None:
-        data = bytes(self._buf)
-        self._buf.clear()
+    def _hand_chunk(self, data: bytes) -> None:
         self._hash.update(data)
         self._current().write_chunk(data)
         self._obj_bytes += len(data)
 
-    def _finish_object(self) -> None:
-        data = bytes(self._buf)
-        self._buf.clear()
+    def _finish_object(self, data: bytes) -> None:
         self._hash.update(data)
-        upload = self._current()
-        upload.complete(data)
+        self._current().complete(data)
         key = self._key_for(len(self.objects))
         self.objects.append(
             WrittenObject(
@@ -278,17 +289,21 @@ class PartWriter:
         """Finish the last object; returns every object written, in order."""
         if self._closed:
             return self.objects
-        self._obj_records += self._n
-        self.count += self._n
-        self._n = 0
-        pending = self._obj_records or self._buf or self._upload is not None
-        if pending or (not self.objects and self._always_one):
-            self._finish_object()
         self._closed = True
+        if self._pending:
+            count = len(self._pending)
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._obj_records += count
+            self.count += count
+            self._finish_object(data)
+        elif self._upload is not None or (not self.objects and self._always_one):
+            self._finish_object(b"")
         return self.objects
 
     def abort(self) -> None:
         """Drop an unfinished object (finished ones stay; the manifest is never written)."""
+        self._pending.clear()
         if self._upload is not None:
             self._upload.abort()
             self._upload = None
