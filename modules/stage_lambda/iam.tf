@@ -51,15 +51,35 @@ locals {
   ]
 
   stage_statements = {
-    ETL = [
-      {
-        # `source` files: the conventional inputs/ prefix and any extra source buckets.
-        Sid      = "ReadSourceFiles"
-        Effect   = "Allow"
-        Action   = ["s3:GetObject"]
-        Resource = concat(["${var.bucket_arn}/inputs/*"], [for b in var.extra_source_bucket_arns : "${b}/*"])
-      },
-    ]
+    ETL = concat(
+      [
+        {
+          # `source` files: the conventional inputs/ prefix and any extra source buckets.
+          Sid      = "ReadSourceFiles"
+          Effect   = "Allow"
+          Action   = ["s3:GetObject"]
+          Resource = concat(["${var.bucket_arn}/inputs/*"], [for b in var.extra_source_bucket_arns : "${b}/*"])
+        },
+        {
+          # A `source` ending in "/" reads every object under that prefix.
+          Sid       = "ListInputs"
+          Effect    = "Allow"
+          Action    = ["s3:ListBucket"]
+          Resource  = var.bucket_arn
+          Condition = { StringLike = { "s3:prefix" = ["inputs/*"] } }
+        },
+      ],
+      [
+        for s in [
+          {
+            Sid      = "ListExtraSources"
+            Effect   = "Allow"
+            Action   = ["s3:ListBucket"]
+            Resource = var.extra_source_bucket_arns
+          },
+        ] : s if length(var.extra_source_bucket_arns) > 0
+      ],
+    )
     Filter = []
     Score = [
       {
@@ -72,10 +92,11 @@ locals {
     ]
     Store = [
       {
-        # Idempotent upserts with optimistic locking (conditional writes), batched.
+        # Read back each batch, create with BatchWriteItem, update with a conditional
+        # PutItem (optimistic locking), re-read on conflict. No deletes, scans or queries.
         Sid      = "WriteCandidates"
         Effect   = "Allow"
-        Action   = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"]
+        Action   = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:GetItem"]
         Resource = var.table_arn
       },
     ]

@@ -1,14 +1,24 @@
 # Candidate table (SPEC "Store"):
 #   PK     CUSTOMER#{customerId}#PROGRAM#{programId}#MARKETPLACE#{marketplace}
 #   SK     SUBJECT#{subjectType}#{subjectId}
-#   GSI1   program / channel / score:  GSI1PK = PROGRAM#{pid}#CHANNEL#{channel}, GSI1SK = score
-#   GSI2   program / date:             GSI2PK = PROGRAM#{pid},                   GSI2SK = date
-# The Store stage writes these attributes and the TTL attribute (epoch seconds).
+#   GSI1   program / channel / score:  GSI1PK (S) = PROGRAM#{pid}#CHANNEL#{channel}, GSI1SK (N) = score
+#          (sparse: only scored candidates with an eligible channel)
+#   GSI2   program / date:             GSI2PK (S) = PROGRAM#{pid}, GSI2SK (S) = DATE#{yyyy-mm-dd}#...
+# The Store stage writes these attributes and the TTL attribute (epoch seconds);
+# lambda_src/README.md ("DynamoDB item") is the item format.
 
 locals {
   table_indexes = {
     GSI1 = { hash_key = "GSI1PK", range_key = "GSI1SK" } # program / channel / score
     GSI2 = { hash_key = "GSI2PK", range_key = "GSI2SK" } # program / date
+  }
+  table_attribute_types = {
+    PK     = "S"
+    SK     = "S"
+    GSI1PK = "S"
+    GSI1SK = "N" # the score, so the index sorts by it
+    GSI2PK = "S"
+    GSI2SK = "S"
   }
 }
 
@@ -20,10 +30,10 @@ resource "aws_dynamodb_table" "candidates" {
   deletion_protection_enabled = var.table_deletion_protection
 
   dynamic "attribute" {
-    for_each = toset(concat(["PK", "SK"], flatten([for i in values(local.table_indexes) : [i.hash_key, i.range_key]])))
+    for_each = local.table_attribute_types
     content {
-      name = attribute.value
-      type = "S"
+      name = attribute.key
+      type = attribute.value
     }
   }
 

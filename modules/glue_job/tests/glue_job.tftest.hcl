@@ -147,7 +147,7 @@ run "policy" {
     error_message = "no wildcard actions"
   }
   assert {
-    condition     = jsondecode(aws_iam_role_policy.this.policy) == output.policy
+    condition     = aws_iam_role_policy.this.policy == jsonencode(output.policy)
     error_message = "the role's inline policy is exactly the reviewed document"
   }
   assert {

@@ -124,6 +124,14 @@ run "etl_policy" {
     error_message = "ETL reads inputs/ and the extra source buckets"
   }
   assert {
+    condition     = { for s in output.policy.Statement : s.Sid => s }["ListInputs"].Condition.StringLike["s3:prefix"] == ["inputs/*"]
+    error_message = "ETL lists only inputs/ of its bucket"
+  }
+  assert {
+    condition     = { for s in output.policy.Statement : s.Sid => s.Resource }["ListExtraSources"] == tolist(["arn:aws:s3:::raw-orders"])
+    error_message = "ETL lists the extra source buckets"
+  }
+  assert {
     condition     = { for s in output.policy.Statement : s.Sid => s.Resource }["WriteOwnLogs"] == "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/CeapWorkflow-realtime-ETLLambda:*"
     error_message = "logs only to its own group"
   }
@@ -144,7 +152,7 @@ run "etl_policy" {
     error_message = "ETL has no table, bus or model access"
   }
   assert {
-    condition     = jsondecode(aws_iam_role_policy.this.policy) == output.policy
+    condition     = aws_iam_role_policy.this.policy == jsonencode(output.policy)
     error_message = "the role's inline policy is exactly the reviewed document"
   }
   assert {
@@ -182,8 +190,8 @@ run "filter_defaults" {
     error_message = "Filter writes only its own prefix"
   }
   assert {
-    condition     = length([for s in output.policy.Statement : s if s.Sid == "ReadSourceFiles"]) == 0
-    error_message = "only ETL reads source files"
+    condition     = length([for s in output.policy.Statement : s if contains(["ReadSourceFiles", "ListInputs", "ListExtraSources"], s.Sid)]) == 0
+    error_message = "only ETL reads or lists source files"
   }
 }
 
@@ -222,8 +230,8 @@ run "store_table" {
     error_message = "Store writes only its table"
   }
   assert {
-    condition     = !contains({ for s in output.policy.Statement : s.Sid => s.Action }["WriteCandidates"], "dynamodb:DeleteItem") && !contains({ for s in output.policy.Statement : s.Sid => s.Action }["WriteCandidates"], "dynamodb:Scan")
-    error_message = "Store neither deletes nor scans"
+    condition     = { for s in output.policy.Statement : s.Sid => s.Action }["WriteCandidates"] == ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:GetItem"]
+    error_message = "Store reads back and writes items; it never deletes, scans or queries"
   }
 }
 

@@ -218,7 +218,7 @@ run "iam" {
     error_message = "no wildcard actions"
   }
   assert {
-    condition     = jsondecode(aws_iam_role_policy.sfn.policy) == output.sfn_policy && jsondecode(aws_iam_role_policy.pipe.policy) == output.pipe_policy
+    condition     = aws_iam_role_policy.sfn.policy == jsonencode(output.sfn_policy) && aws_iam_role_policy.pipe.policy == jsonencode(output.pipe_policy)
     error_message = "inline policies are exactly the reviewed documents"
   }
   assert {
