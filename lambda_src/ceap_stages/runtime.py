@@ -42,6 +42,7 @@ from ceap_stages.observability import (
     emit_count_by_dimension,
     logger,
     new_metrics,
+    tracer,
 )
 
 SUCCEEDED = "SUCCEEDED"
@@ -91,9 +92,17 @@ class Stage(ABC):
         """Stream ``source`` into ``out`` (and ``rejected``); return the counts."""
 
 
+_NOT_CONFIGURATION = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
+
+
 def _env_fingerprint(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The configuration-bearing variables (credentials excluded)."""
     return tuple(
-        sorted((k, v) for k, v in env.items() if k.startswith(("CEAP_", "AWS_", "POWERTOOLS_")))
+        sorted(
+            (k, v)
+            for k, v in env.items()
+            if k.startswith(("CEAP_", "AWS_", "POWERTOOLS_")) and k not in _NOT_CONFIGURATION
+        )
     )
 
 
@@ -118,8 +127,11 @@ class StageRuntime:
             executionId=raw_event.get("executionId") if isinstance(raw_event, dict) else None,
             requestId=getattr(context, "aws_request_id", None),
         )
+        tracer.put_annotation(key="stage", value=stage_id)
+        tracer.put_annotation(key="workflow", value=settings.workflow)
         try:
             event = StageEvent.parse(raw_event, stage_id)
+            tracer.put_annotation(key="executionId", value=event.execution_id)
             job = StageJob(event, settings, self.clients, contract.utc_now_iso(), started_epoch)
             return self._run(job, metrics)
         except StageError as exc:
@@ -257,6 +269,7 @@ def make_handler(stage_cls: type[Stage]) -> Callable[[Any, Any], dict[str, Any]]
     """The Lambda entry point for ``stage_cls`` (``handler(event, context)``)."""
     built: dict[str, Any] = {}
 
+    @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: Any, context: Any) -> dict[str, Any]:
         fingerprint = _env_fingerprint(os.environ)
         runtime = built.get("runtime")
@@ -267,4 +280,4 @@ def make_handler(stage_cls: type[Stage]) -> Callable[[Any, Any], dict[str, Any]]
         return runtime.handle(event, context)
 
     handler.__doc__ = f"Lambda handler of the {stage_cls.stage_id} stage."
-    return handler
+    return handler  # type: ignore[no-any-return]
