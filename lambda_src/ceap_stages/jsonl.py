@@ -193,15 +193,17 @@ class ObjectUpload(Protocol):
 class PartWriter:
     """Rolling JSON Lines output with one bounded buffer.
 
-    ``write`` takes one serialized record ending in a newline. Lines collect in a
-    list until they reach ``chunk_bytes``; then they are joined and handed to the
-    current object as one chunk. The object is finished at ``max_bytes`` (checked
-    per chunk) or exactly at ``max_records``, and the next part is started.
-    ``close`` finishes the last object; with ``always_one`` an output with no
-    records still produces one empty object (the contract's zero-record case).
+    ``write`` takes one serialized record ending in a newline. Lines are appended to
+    one bytearray; at ``chunk_bytes`` it is handed to the current object as one
+    chunk. The object is finished at ``max_bytes`` (checked per chunk) or exactly at
+    ``max_records``, and the next part is started. ``close`` finishes the last
+    object; with ``always_one`` an output with no records still produces one empty
+    object (the contract's zero-record case).
 
     ``write`` is a closure over local state rather than a method: it runs once per
-    record, so it does as little as possible (append, add a length, compare).
+    record, so it does as little as possible (append, count, compare). One bytearray
+    (rather than a list of line objects) keeps the heap unfragmented: memory is the
+    buffer plus one copy of it while a chunk is handed over.
     """
 
     def __init__(
@@ -220,7 +222,7 @@ class PartWriter:
         self._max_records = max_records
         self._chunk_bytes = min(chunk_bytes, max_bytes)
         self._always_one = always_one
-        self._pending: list[bytes] = []
+        self._buf = bytearray()
         self._upload: ObjectUpload | None = None
         self._hash = hashlib.sha256()
         self._obj_bytes = 0  # bytes already handed to the current object
@@ -228,33 +230,40 @@ class PartWriter:
         self.objects: list[WrittenObject] = []
         self.count = 0  # records handed over so far (all of them after close)
         self._closed = False
-        self.write: Callable[[bytes], None] = self._make_write()
+        self.write, self._buffered = self._make_write()
 
-    def _make_write(self) -> Callable[[bytes], None]:
-        pending = self._pending
-        append = pending.append
+    def _make_write(self) -> tuple[Callable[[bytes], None], Callable[[], int]]:
+        buf = self._buf
+        extend = buf.extend
         chunk = self._chunk_bytes
         settle = self._settle
-        size = 0
+        count = 0
         check_at = self._max_records
 
         def write(line: bytes) -> None:
-            nonlocal size, check_at
-            append(line)
-            size += len(line)
-            if size >= chunk or len(pending) >= check_at:
-                check_at = settle()
-                size = 0
+            nonlocal count, check_at
+            extend(line)
+            count += 1
+            if count >= check_at or len(buf) >= chunk:
+                check_at = settle(count)
+                count = 0
 
-        return write
+        def buffered() -> int:
+            """Records in the buffer now (read by ``close``)."""
+            return count
 
-    def _settle(self) -> int:
-        """Hand the pending lines over; returns how many records the object still takes."""
-        count = len(self._pending)
-        data = b"".join(self._pending)
-        self._pending.clear()
+        return write, buffered
+
+    def _take(self, count: int) -> bytes:
+        data = bytes(self._buf)
+        self._buf.clear()
         self._obj_records += count
         self.count += count
+        return data
+
+    def _settle(self, count: int) -> int:
+        """Hand the buffer over; returns how many records the object still takes."""
+        data = self._take(count)
         if self._obj_records >= self._max_records or self._obj_bytes + len(data) >= self._max_bytes:
             self._finish_object(data)
         else:
@@ -290,20 +299,16 @@ class PartWriter:
         if self._closed:
             return self.objects
         self._closed = True
-        if self._pending:
-            count = len(self._pending)
-            data = b"".join(self._pending)
-            self._pending.clear()
-            self._obj_records += count
-            self.count += count
-            self._finish_object(data)
+        count = self._buffered()
+        if count or self._buf:
+            self._finish_object(self._take(count))
         elif self._upload is not None or (not self.objects and self._always_one):
             self._finish_object(b"")
         return self.objects
 
     def abort(self) -> None:
         """Drop an unfinished object (finished ones stay; the manifest is never written)."""
-        self._pending.clear()
+        self._buf.clear()
         if self._upload is not None:
             self._upload.abort()
             self._upload = None
