@@ -98,7 +98,7 @@ def run_one(kind: str, input_path: Path, out_dir: Path) -> dict[str, Any]:
             "review-request", "US", "2024-05-01", "2024-05-31", "bench",
             "2024-06-01T00:00:00.000Z", "2024-07-01T00:00:00.000Z",
         )  # fmt: skip
-        settings = etl.EtlSettings()
+        settings = etl.EtlSettings.from_env(os.environ)  # e.g. CEAP_DEDUPE_MEMORY_KEYS
         start = time.process_time()
         outcome = etl.transform(source, out, rejected, run, settings)
     elif kind == "filter":
