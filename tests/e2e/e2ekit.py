@@ -21,27 +21,28 @@ from ceap_tf.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_ENVS = Path(__file__).resolve().parent / "envs"
-LINKED = ("modules", "lambda_src", "glue", "pyproject.toml")
+COPIED = ("envs", "modules", "lambda_src", "glue", "pyproject.toml")
 STAGES = ("ETL", "Filter", "Score", "Store", "Reactive")
 
 
 def make_project(root: Path) -> Path:
-    """A project tree that links the repository's code, plus the test-only envs.
+    """A snapshot of the repository's project tree, plus the test-only envs.
 
-    Everything a run writes (``.ceap/``: build, roots, local cloud, state) stays in
-    ``root``; the repository is only read.
+    A copy, not links: the suite deploys one consistent version of the code even while
+    the working tree changes. Everything a run writes (``.ceap/``: build, roots, local
+    cloud, state) stays in ``root``.
     """
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".terraform", ".ceap", "tests")
     root.mkdir(parents=True, exist_ok=True)
-    for name in LINKED:
-        (root / name).symlink_to(REPO / name)
-    envs = root / "envs"
-    envs.mkdir()
-    for env in sorted((REPO / "envs").iterdir()):
-        if env.is_dir():
-            (envs / env.name).symlink_to(env)
+    for name in COPIED:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=ignore)
+        else:
+            shutil.copy2(source, root / name)
     for env in sorted(TEST_ENVS.iterdir()):
         if env.is_dir():
-            (envs / env.name).symlink_to(env)
+            shutil.copytree(env, root / "envs" / env.name, ignore=ignore)
     return root
 
 
