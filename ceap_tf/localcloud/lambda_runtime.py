@@ -238,6 +238,7 @@ class LambdaRuntime:
         self._busy: set[_Worker] = set()
         self._runtime_dir: Path | None = None
         self._closed = False
+        self._prewarm_slots = threading.Semaphore(2)
         threading.Thread(target=self._reap_forever, daemon=True).start()
 
     # ---------------------------------------------------------------- public API
@@ -289,6 +290,36 @@ class LambdaRuntime:
 
     def invoke_async(self, spec: FunctionSpec, payload: bytes) -> None:
         threading.Thread(target=self.invoke, args=(spec, payload), daemon=True).start()
+
+    def prewarm(self, spec: FunctionSpec) -> None:
+        """Start an execution environment for ``spec`` in the background (if none exists).
+
+        Only latency changes: initialisation output and init errors still belong to
+        the first invocation, as on AWS.
+        """
+        threading.Thread(target=self._prewarm, args=(spec,), daemon=True).start()
+
+    def _prewarm(self, spec: FunctionSpec) -> None:
+        with self._prewarm_slots:
+            with self._lock:
+                if self._closed or self._idle.get(spec) or any(w.spec == spec for w in self._busy):
+                    return
+                stale = [
+                    w
+                    for other in [s for s in self._idle if s.function_arn == spec.function_arn]
+                    for w in self._idle.pop(other)
+                ]
+            for worker in stale:
+                worker.kill()
+            try:
+                worker = self._spawn(spec)
+            except Exception:  # a bad zip fails again, visibly, at the first invocation
+                return
+            with self._lock:
+                if self._closed:
+                    worker.kill()
+                    return
+                self._idle.setdefault(spec, []).append(worker)
 
     def close(self) -> None:
         with self._lock:

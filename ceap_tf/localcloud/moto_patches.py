@@ -462,7 +462,7 @@ def _function_spec(backend: Any, fn: Any) -> FunctionSpec:
     return FunctionSpec(
         function_name=fn.function_name,
         function_arn=fn.function_arn,
-        version="$LATEST" if str(fn.version) in ("$LATEST", "1") else str(fn.version),
+        version=str(fn.version),
         handler=fn.handler or "",
         runtime=fn.run_time or "python3.11",
         timeout_s=int(fn.timeout or 3),
@@ -527,6 +527,30 @@ def _patch_lambda() -> None:
         return config
 
     LambdaFunction.get_configuration = get_configuration
+    _patch_lambda_prewarm()
+
+
+def _patch_lambda_prewarm() -> None:
+    """Start a function's execution environment when it is created or changed."""
+    from moto.awslambda.models import LambdaBackend
+
+    def prewarm_after(method_name: str) -> None:
+        original = _require(LambdaBackend, method_name)
+
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            result = original(self, *args, **kwargs)
+            name = getattr(result, "function_name", None) or (args[0] if args else None)
+            if isinstance(result, dict):
+                name = result.get("FunctionName", name)
+            with contextlib.suppress(Exception):
+                fn = self.get_function(name, None)
+                _hooks().lambda_runtime.prewarm(_function_spec(self, fn))
+            return result
+
+        setattr(LambdaBackend, method_name, wrapper)
+
+    for method_name in ("create_function", "update_function_code", "update_function_configuration"):
+        prewarm_after(method_name)
 
 
 def lambda_log_sink(spec: FunctionSpec, stream: str, lines: list[tuple[int, str]]) -> None:

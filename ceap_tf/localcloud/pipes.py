@@ -28,7 +28,9 @@ from ceap_tf.localcloud.lambda_runtime import TEST_CREDENTIALS
 
 LOG = logging.getLogger("ceap_tf.localcloud.pipes")
 _PLACEHOLDER = re.compile(r"<(\$[^<>]*|aws\.pipes\.[a-z.\-]+)>")
-_SCAN_INTERVAL_S = 1.0
+_SCAN_INTERVAL_S = 2.0
+_DESCRIBE_INTERVAL_S = 5.0
+_RECEIVE_WAIT_S = 2
 
 
 def _lookup(value: Any, path: str) -> Any:
@@ -151,35 +153,47 @@ class PipePoller:
 
     def _run_pipe(self, name: str) -> None:
         pipes, sqs, sfn = self._client("pipes"), self._client("sqs"), self._client("stepfunctions")
+        pipe: dict[str, Any] = {}
+        queue_url = ""
+        described_at = 0.0
         while not self._stop.is_set():
+            if time.monotonic() - described_at > _DESCRIBE_INTERVAL_S:
+                try:
+                    pipe = pipes.describe_pipe(Name=name)
+                except ClientError:
+                    return  # deleted
+                if pipe.get("CurrentState") != "RUNNING":
+                    return
+                described_at = time.monotonic()
+                source = pipe.get("Source", "")
+                if ":sqs:" not in source or ":states:" not in pipe.get("Target", ""):
+                    LOG.warning("pipe %s: only SQS -> Step Functions pipes run locally", name)
+                    self._stop.wait(_DESCRIBE_INTERVAL_S)
+                    continue
+                _, _, _, _, account, queue_name = source.split(":", 5)
+                try:
+                    queue_url = sqs.get_queue_url(
+                        QueueName=queue_name, QueueOwnerAWSAccountId=account
+                    )["QueueUrl"]
+                except ClientError:
+                    self._stop.wait(_DESCRIBE_INTERVAL_S)
+                    continue
             try:
-                pipe = pipes.describe_pipe(Name=name)
-            except ClientError:
-                return  # deleted
-            if pipe.get("CurrentState") != "RUNNING":
-                return
-            if ":sqs:" not in pipe.get("Source", "") or ":states:" not in pipe.get("Target", ""):
-                LOG.warning("pipe %s: only SQS -> Step Functions pipes run locally", name)
-                self._stop.wait(30)
-                continue
-            try:
-                self._poll_once(pipe, sqs, sfn)
+                self._poll_once(pipe, queue_url, sqs, sfn)
             except (BotoCoreError, ClientError) as exc:
                 LOG.warning("pipe %s: %s", name, exc)
+                described_at = 0.0
                 self._stop.wait(1)
 
-    def _poll_once(self, pipe: dict[str, Any], sqs: Any, sfn: Any) -> None:
+    def _poll_once(self, pipe: dict[str, Any], queue_url: str, sqs: Any, sfn: Any) -> None:
         source_arn = pipe["Source"]
-        _, _, _, region, account, queue_name = source_arn.split(":", 5)
-        queue_url = sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)[
-            "QueueUrl"
-        ]
+        region = source_arn.split(":")[3]
         sqs_params = (pipe.get("SourceParameters") or {}).get("SqsQueueParameters") or {}
         batch_size = max(1, min(int(sqs_params.get("BatchSize") or 10), 10))
         received = sqs.receive_message(
             QueueUrl=queue_url,
             MaxNumberOfMessages=batch_size,
-            WaitTimeSeconds=1,
+            WaitTimeSeconds=_RECEIVE_WAIT_S,
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
