@@ -2,8 +2,12 @@
 
 checkov runs in its own virtualenv (its pins clash with ours): ``$CEAP_CHECKOV``,
 else ``.venv-checkov/bin/checkov`` in the project, else ``checkov`` on PATH. It runs
-offline (``--skip-download``); a ``.checkov.yaml`` at the project root is used when
-present (skips with reasons live there, not in flags).
+offline (``--skip-download``) and without ``--quiet``, which would drop the skipped
+checks (and so their reasons) from the report. A ``.checkov.yaml`` at the project
+root is used when present. Skips live inline in the HCL with their reasons; plan
+scans are enriched from the HCL (``--repo-root-for-plan-enrichment``) so those
+inline skips apply, and run with ``EVAL_TF_PLAN_AFTER_UNKNOWN`` so a value known
+only after apply (a new KMS key's ARN) counts as set rather than missing.
 """
 
 from __future__ import annotations
@@ -32,6 +36,14 @@ class Finding:
 
 
 @dataclass
+class Skip:
+    scan: str
+    check_id: str
+    resource: str
+    reason: str
+
+
+@dataclass
 class ScanResult:
     scan: str  # e.g. "hcl: modules", "plan: realtime"
     passed: int = 0
@@ -39,6 +51,7 @@ class ScanResult:
     skipped: int = 0
     parsing_errors: int = 0
     findings: list[Finding] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -79,7 +92,17 @@ def parse_report(scan: str, stdout: str) -> ScanResult:
         result.failed += int(summary.get("failed", 0))
         result.skipped += int(summary.get("skipped", 0))
         result.parsing_errors += int(summary.get("parsing_errors", 0))
-        for check in (report.get("results") or {}).get("failed_checks", []):
+        results = report.get("results") or {}
+        for check in results.get("skipped_checks", []):
+            result.skips.append(
+                Skip(
+                    scan=scan,
+                    check_id=str(check.get("check_id", "")),
+                    resource=str(check.get("resource", "")),
+                    reason=str((check.get("check_result") or {}).get("suppress_comment") or ""),
+                )
+            )
+        for check in results.get("failed_checks", []):
             lines = check.get("file_line_range") or [None]
             result.findings.append(
                 Finding(
@@ -94,12 +117,23 @@ def parse_report(scan: str, stdout: str) -> ScanResult:
     return result
 
 
-def run_checkov(checkov: str, project_root: Path, scan: str, args: list[str]) -> ScanResult:
-    cmd = [checkov, *args, "-o", "json", "--quiet", "--compact", "--skip-download"]
+def run_checkov(
+    checkov: str,
+    project_root: Path,
+    scan: str,
+    args: list[str],
+    extra_env: dict[str, str] | None = None,
+) -> ScanResult:
+    cmd = [checkov, *args, "-o", "json", "--compact", "--skip-download"]
     config = project_root / ".checkov.yaml"
     if config.is_file():
         cmd += ["--config-file", str(config)]
-    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_NO_UPDATE_CHECK": "1"}
+    env = {
+        **os.environ,
+        "BC_SKIP_MAPPING": "TRUE",
+        "CHECKOV_NO_UPDATE_CHECK": "1",
+        **(extra_env or {}),
+    }
     proc = subprocess.run(
         cmd, cwd=project_root, capture_output=True, text=True, env=env, check=False
     )
@@ -118,10 +152,21 @@ def scan_hcl(checkov: str, project_root: Path, directory: str) -> ScanResult:
     )
 
 
-def scan_plan(checkov: str, project_root: Path, env: str, plan_json: Path) -> ScanResult:
+def scan_plan(
+    checkov: str, project_root: Path, env: str, plan_json: Path, hcl_root: Path | None = None
+) -> ScanResult:
+    """Scan a plan's JSON; ``hcl_root`` holds ``envs/`` and ``modules/`` (default: the project)."""
     return run_checkov(
         checkov,
         project_root,
         f"plan: {env}",
-        ["-f", str(plan_json), "--framework", "terraform_plan"],
+        [
+            "-f",
+            str(plan_json),
+            "--framework",
+            "terraform_plan",
+            "--repo-root-for-plan-enrichment",
+            str(hcl_root or project_root),
+        ],
+        extra_env={"EVAL_TF_PLAN_AFTER_UNKNOWN": "true"},
     )

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from hclkit import ENVS, MODULES, REPO, WORKFLOW_ENVS, planned_resources
 
+from ceap_tf.scan import ScanResult, scan_hcl, scan_plan
+
 pytestmark = pytest.mark.terraform
 
 
@@ -50,59 +52,31 @@ def test_module_terraform_tests(module: str, scratch: Path, terraform: Any) -> N
     assert result.ok and result.passed >= 5 and result.failed == 0
 
 
-def _summary(reports: list[dict[str, Any]]) -> dict[str, int]:
-    total = {"passed": 0, "failed": 0, "skipped": 0, "parsing_errors": 0}
-    for report in reports:
-        for key in total:
-            total[key] += int(report.get("summary", {}).get(key, 0))
-    return total
+def _failures(result: ScanResult) -> list[str]:
+    return [f"{f.check_id} {f.resource} ({f.file})" for f in result.findings]
 
 
-def _failures(reports: list[dict[str, Any]]) -> list[str]:
-    return [
-        f"{c['check_id']} {c['resource']} ({c.get('file_path')})"
-        for r in reports
-        for c in r.get("results", {}).get("failed_checks", [])
-    ]
-
-
-def _skips_without_reason(reports: list[dict[str, Any]]) -> list[str]:
-    bad = []
-    for report in reports:
-        for check in report.get("results", {}).get("skipped_checks", []):
-            reason = (check.get("check_result") or {}).get("suppress_comment") or ""
-            if len(reason.strip()) < 40:
-                bad.append(f"{check['check_id']} {check['resource']}: {reason!r}")
-    return bad
+def _skips_without_reason(result: ScanResult) -> list[str]:
+    return [f"{s.check_id} {s.resource}: {s.reason!r}" for s in result.skips if len(s.reason) < 40]
 
 
 @pytest.mark.parametrize("directory", ["modules", "envs"])
-def test_checkov_hcl(directory: str, checkov: Any) -> None:
-    reports = checkov(["-d", str(REPO / directory), "--framework", "terraform"])
-    summary = _summary(reports)
-    assert summary["failed"] == 0, _failures(reports)
-    assert summary["parsing_errors"] == 0
-    assert summary["passed"] > 100
-    assert _skips_without_reason(reports) == []
+def test_checkov_hcl(directory: str, checkov: str) -> None:
+    result = scan_hcl(checkov, REPO, directory)
+    assert result.failed == 0, _failures(result)
+    assert result.parsing_errors == 0
+    assert result.passed > 100
+    assert _skips_without_reason(result) == []
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_checkov_plan(env: str, plans: dict[str, Path], scratch: Path, checkov: Any) -> None:
+def test_checkov_plan(env: str, plans: dict[str, Path], scratch: Path, checkov: str) -> None:
     # Plan enrichment maps plan resources back to the HCL, so inline skips apply.
-    reports = checkov(
-        [
-            "-f",
-            str(plans[env]),
-            "--framework",
-            "terraform_plan",
-            "--repo-root-for-plan-enrichment",
-            str(scratch),
-        ]
-    )
-    summary = _summary(reports)
-    assert summary["failed"] == 0, _failures(reports)
-    assert summary["passed"] > 10
-    assert _skips_without_reason(reports) == []
+    result = scan_plan(checkov, REPO, env, plans[env], hcl_root=scratch)
+    assert result.failed == 0, _failures(result)
+    assert result.passed > 10
+    assert result.skips, "plan enrichment applied no inline skip"
+    assert _skips_without_reason(result) == []
 
 
 def _by_type(plan_file: Path) -> dict[str, list[dict[str, Any]]]:
