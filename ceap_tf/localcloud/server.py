@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -87,6 +88,41 @@ def _json(start_response: StartResponse, status: str, body: Any) -> list[bytes]:
     return [data]
 
 
+#: Read-only calls that make moto load each service a deployment uses (its request
+#: routing and botocore model: up to ~1 s each) before the first real request.
+WARM_UP_CALLS = (
+    ("sts", "get_caller_identity"),
+    ("iam", "list_roles"),
+    ("s3", "list_buckets"),
+    ("lambda", "list_functions"),
+    ("stepfunctions", "list_state_machines"),
+    ("sqs", "list_queues"),
+    ("kms", "list_keys"),
+    ("logs", "describe_log_groups"),
+    ("dynamodb", "list_tables"),
+)
+
+
+def _warm_up(endpoint: str) -> None:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"total_max_attempts": 10, "mode": "standard"})
+    for service, operation in WARM_UP_CALLS:
+        try:
+            client = boto3.client(
+                service,
+                endpoint_url=endpoint,
+                region_name=REGION,
+                aws_access_key_id="test",
+                aws_secret_access_key="test",
+                config=config,
+            )
+            getattr(client, operation)()
+        except Exception as exc:  # only a head start; real requests report real errors
+            logging.getLogger("ceap_tf.localcloud").debug("warm-up %s: %s", service, exc)
+
+
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m ceap_tf.localcloud.server")
     parser.add_argument("--port", type=int, required=True)
@@ -153,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     from werkzeug.serving import run_simple
 
     poller.start()
+    threading.Thread(target=_warm_up, args=(endpoint,), name="warm-up", daemon=True).start()
     logging.getLogger("ceap_tf.localcloud").info("local cloud listening on %s", endpoint)
     run_simple(
         args.host,
