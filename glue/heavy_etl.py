@@ -342,6 +342,97 @@ def history_reject_lines(rows: Iterable[Any]) -> Iterator[tuple[str]]:
         yield (reject_line(raw, reason, detail, "history", key),)
 
 
+CANDIDATE_FIELDS = (("ok", "boolean"), ("customerId", "string"), ("refDay", "int"),
+                    ("line", "string"))  # fmt: skip
+LINE_FIELDS = (("value", "string"), ("flag", "int"))
+PART_FIELDS = (("index", "int"), ("count", "bigint"), ("sha256", "string"), ("size", "bigint"),
+               ("flagged", "bigint"))  # fmt: skip
+
+
+def ddl(fields: Iterable[tuple[str, str]]) -> str:
+    return ", ".join(f"{name} {kind}" for name, kind in fields)
+
+
+def _arrow_schema(fields: Iterable[tuple[str, str]]) -> Any:
+    import pyarrow as pa
+
+    types = {"boolean": pa.bool_(), "string": pa.string(), "int": pa.int32(), "bigint": pa.int64()}
+    return pa.schema([(name, types[kind]) for name, kind in fields])
+
+
+def _arrow_batch(rows: list[tuple[Any, ...]], schema: Any) -> Any:
+    import pyarrow as pa
+
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    arrays = [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def arrow_rows(
+    fn: Callable[[Iterator[tuple[Any, ...]]], Iterable[tuple[Any, ...]]],
+    fields: tuple[tuple[str, str], ...],
+) -> Callable[[Iterable[Any]], Iterator[Any]]:
+    """Wrap a row function for ``DataFrame.mapInArrow``: Arrow batches in and out, so
+    rows cross between the JVM and Python as columns rather than pickled Row objects."""
+
+    def run(batches: Iterable[Any]) -> Iterator[Any]:
+        schema = _arrow_schema(fields)
+        for batch in batches:
+            rows = zip(*(column.to_pylist() for column in batch.columns), strict=True)
+            yield _arrow_batch(list(fn(rows)), schema)
+
+    return run
+
+
+def _partition_id() -> int:
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    if context is None:  # pragma: no cover - only ever called inside a task
+        raise RuntimeError("no Spark task context")
+    return int(context.partitionId())
+
+
+def _tap(stats: Any) -> Callable[[Iterable[Any]], Iterator[Any]]:
+    """Pass (value, flag) batches through as (value); record the partition's count,
+    sha256, size and flag total in the ``stats`` accumulator (keyed by partition)."""
+
+    def run(batches: Iterable[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        digest = hashlib.sha256()
+        count = size = flagged = 0
+        for batch in batches:
+            values = batch.column(0).to_pylist()
+            if values:
+                data = ("\n".join(values) + "\n").encode()
+                digest.update(data)
+                size += len(data)
+                count += len(values)
+                flagged += sum(batch.column(1).to_pylist())
+            yield pa.RecordBatch.from_arrays([batch.column(0)], names=["value"])
+        stats.add({_partition_id(): (count, digest.hexdigest(), size, flagged)})
+
+    return run
+
+
+def _s3_sink(bucket: str, keys: list[str]) -> Callable[[Iterable[Any]], Iterator[Any]]:
+    """Upload each partition's (value, flag) rows to ``keys[partition]``; yield its stats."""
+
+    def run(batches: Iterable[Any]) -> Iterator[Any]:
+        index = _partition_id()
+
+        def items() -> Iterator[tuple[str, int]]:
+            for batch in batches:
+                yield from zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(),
+                               strict=True)  # fmt: skip
+
+        count, digest, size, flagged = _boto3_upload(bucket, keys[index], items())
+        yield _arrow_batch([(index, count, digest, size, flagged)], _arrow_schema(PART_FIELDS))
+
+    return run
+
+
 # --------------------------------------------------------------------------- storage
 
 
@@ -499,11 +590,11 @@ def _boto3_parquet_group(bucket: str, files: list[tuple[str, str]]) -> Iterator[
             os.remove(path)
 
 
-def _boto3_upload_partition(
-    bucket: str, keys: list[str], index: int, items: Iterable[tuple[str, int]]
-) -> Iterator[tuple[int, int, str, int, int]]:
-    """Executor side: stream one partition's lines to one object (multipart when large)."""
-    key = keys[index]
+def _boto3_upload(
+    bucket: str, key: str, items: Iterable[tuple[str, int]]
+) -> tuple[int, str, int, int]:
+    """Executor side: stream lines to one object (multipart when large); nothing is
+    written for no lines. Returns (count, sha256, size, flag total)."""
     digest = hashlib.sha256()
     count = size = flagged = 0
     buffer = bytearray()
@@ -557,8 +648,7 @@ def _boto3_upload_partition(
         if isinstance(exc, StageError):
             raise
         raise _aws_error(exc, f"writing s3://{bucket}/{key}") from None
-    # A plain tuple: classes of a script shipped by value cannot travel back by pickle.
-    yield index, count, digest.hexdigest(), size, flagged
+    return count, digest.hexdigest(), size, flagged
 
 
 class Store:
@@ -694,14 +784,12 @@ class Boto3Store(Store):
 
     def write_parts(self, lines: Any, keys: list[str], root: str, scratch: str) -> list[PartInfo]:
         bucket, prefix = self._split(root)
-        full = [prefix + k for k in keys]
-        infos = lines.mapPartitionsWithIndex(
-            lambda index, items: _boto3_upload_partition(bucket, full, index, items)
-        ).collect()
+        sink = _s3_sink(bucket, [prefix + k for k in keys])
+        infos = lines.mapInArrow(sink, ddl(PART_FIELDS)).collect()
         return [
-            PartInfo(index, keys[index], count, digest, size, flagged)
-            for index, count, digest, size, flagged in infos
-            if count
+            PartInfo(i["index"], keys[i["index"]], i["count"], i["sha256"], i["size"], i["flagged"])
+            for i in sorted(infos, key=lambda row: row["index"])
+            if i["count"]
         ]
 
 
@@ -824,32 +912,27 @@ class SparkStore(Store):
 
     def write_parts(self, lines: Any, keys: list[str], root: str, scratch: str) -> list[PartInfo]:
         stats = self.sc.accumulator({}, _DictMerge())
-
-        def tap(index: int, items: Iterable[tuple[str, int]]) -> Iterator[str]:
-            digest = hashlib.sha256()
-            count = size = flagged = 0
-            for line, flag in items:
-                data = line.encode() + b"\n"
-                digest.update(data)
-                count += 1
-                size += len(data)
-                flagged += flag
-                yield line
-            stats.add({index: (count, digest.hexdigest(), size, flagged)})
-
-        lines.mapPartitionsWithIndex(tap).saveAsTextFile(scratch)
+        lines.mapInArrow(_tap(stats), "value string").write.text(scratch)
+        written = {}
+        for ref in self.list(scratch):
+            match = re.match(r"part-(\d+)-", ref.key.rsplit("/", 1)[-1])
+            if match:
+                written[int(match.group(1))] = ref
         infos: list[PartInfo] = []
         for index, (count, digest, size, flagged) in sorted(stats.value.items()):
-            written = f"{scratch.rstrip('/')}/part-{index:05d}"
             if not count:
                 continue
-            src, dst = self._path(written), self._path(root + keys[index])
+            ref = written.get(index)
+            if ref is None or ref.size != size:
+                raise StageTransientError(
+                    f"partition {index}: the file Spark wrote under {scratch} is missing or "
+                    f"differs from the {size} bytes the task produced"
+                )
+            src, dst = self._path(ref.uri), self._path(root + keys[index])
             fs = self._fs(src)
-            if int(fs.getFileStatus(src).getLen()) != size:
-                raise StageTransientError(f"{written}: size differs from the bytes the task wrote")
             fs.delete(dst, False)
             if not fs.rename(src, dst):
-                raise StageTransientError(f"could not move {written} to {root + keys[index]}")
+                raise StageTransientError(f"could not move {ref.uri} to {root + keys[index]}")
             infos.append(PartInfo(index, keys[index], count, digest, size, flagged))
         self.delete([scratch])
         return infos
@@ -965,6 +1048,15 @@ def _history_json(frame: Any) -> Any:
         F.col("j._corrupt").alias("corrupt"),
         F.col("value").alias("raw"),
     )
+
+
+HISTORY_REASONS = (
+    "MALFORMED_RECORD",
+    "MISSING_FIELD",
+    "BAD_DATE",
+    "BAD_VALUE",
+    "PARTITION_MISMATCH",
+)
 
 
 def validate_history(frame: Any) -> Any:
@@ -1175,7 +1267,6 @@ class _Run:
         self.phases[name] = round(time.monotonic() - self.started, 3)
 
     def __call__(self) -> Outcome:
-        from pyspark import StorageLevel
 
         args, store = self.args, self.store
         self.log("INFO", "HeavyETL starting", ioMode=store.mode, historyUri=args.history_uri)
@@ -1186,24 +1277,30 @@ class _Run:
         out_parts = max(1, math.ceil(cand_bytes / args.target_bytes))
         candidates, ok, low, high = self._candidates(cand_files, previous.recordCount)
         history = None
-        if ok:
-            history = self._history(low, high, cand_bytes).persist(StorageLevel.MEMORY_AND_DISK)
-            lines = self._enriched_lines(candidates, history, low, high, out_parts)
-        else:
-            lines = self.spark.sparkContext.parallelize([], out_parts)
         keys = [
             contract.data_key(args.execution_id, args.current_stage, i) for i in range(out_parts)
         ]
-        parts = store.write_parts(lines, keys, self.root, self.scratch + "data")
+        parts: list[PartInfo] = []
+        if ok:
+            # Not cached: the join reads history once; only rejects (rare) read it again.
+            history = self._history(low, high, cand_bytes)
+            lines = self._enriched_lines(candidates, history, low, high, out_parts)
+            parts = store.write_parts(lines, keys, self.root, self.scratch + "data")
         if not parts:  # zero records: one empty data object, as the contract says
             store.write_bytes(self.root + keys[0], b"")
             parts = [PartInfo(0, keys[0], 0, hashlib.sha256(b"").hexdigest(), 0)]
         self._phase("output")
+        if ok:
+            seen = self.observation.get
+            reasons = {code: int(seen.get(code) or 0) for code in HISTORY_REASONS}
+            self.metrics.update(
+                historyRecordsRead=int(seen.get("rows") or 0),
+                historyRejected=sum(reasons.values()),
+                historyRejectReasons={code: n for code, n in reasons.items() if n},
+            )
         rejected_total = self.metrics["candidatesRejected"] + self.metrics["historyRejected"]
         rejected = self._rejects(candidates, history, out_parts) if rejected_total else []
         candidates.unpersist()
-        if history is not None:
-            history.unpersist()
         store.delete([self.scratch])
         written, written_rejects = sum(p.count for p in parts), sum(p.count for p in rejected)
         if written != ok or written_rejects != rejected_total:
@@ -1231,10 +1328,8 @@ class _Run:
         from pyspark.sql import functions as F
 
         text = self.store.read_text(files, self.args.target_bytes)
-        candidates = self.spark.createDataFrame(
-            text.rdd.mapPartitions(parse_candidates),
-            "ok boolean, customerId string, refDay int, line string",
-            verifySchema=False,
+        candidates = text.mapInArrow(
+            arrow_rows(parse_candidates, CANDIDATE_FIELDS), ddl(CANDIDATE_FIELDS)
         ).persist(StorageLevel.MEMORY_AND_DISK)
         ok_day = F.when(F.col("ok"), F.col("refDay"))
         summary = candidates.agg(
@@ -1295,18 +1390,19 @@ class _Run:
     def _enriched_lines(
         self, candidates: Any, history: Any, low: int, high: int, parts: int
     ) -> Any:
+        from pyspark.sql import Observation
         from pyspark.sql import functions as F
 
-        counts = {
-            r["reason"]: int(r["n"])
-            for r in history.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()
-        }
-        self.metrics.update(
-            historyRecordsRead=sum(counts.values()),
-            historyRejected=sum(n for r, n in counts.items() if r is not None),
-            historyRejectReasons=dict(sorted((r, n) for r, n in counts.items() if r)),
+        # History statistics ride along the join's own scan (no extra pass over it).
+        self.observation = Observation("history")
+        history = history.observe(
+            self.observation,
+            F.count(F.lit(1)).alias("rows"),
+            *[
+                F.sum(F.when(F.col("reason") == code, 1).otherwise(0)).alias(code)
+                for code in HISTORY_REASONS
+            ],
         )
-        self._phase("history")
         valid = candidates.where("ok")
         feats = features(valid, history, self.args.lookback_days, low, high)
         ordered = (
@@ -1315,24 +1411,25 @@ class _Run:
             .sortWithinPartitions("customerId", "refDay", "line")
             .select("line", "c30", "c90", "s90", "last", "responses")
         )
-        return ordered.rdd.mapPartitions(merge_partition)
+        return ordered.mapInArrow(arrow_rows(merge_partition, LINE_FIELDS), ddl(LINE_FIELDS))
 
     def _rejects(self, candidates: Any, history: Any, parts: int) -> list[PartInfo]:
-        frames = [candidates.where("NOT ok").select(candidates["line"].alias("value"))]
+        from pyspark.sql import functions as F
+
+        frames = [candidates.where("NOT ok").select(F.col("line").alias("value"))]
         if history is not None:
             bad = history.where("reason IS NOT NULL").select("key", "reason", "detail", "raw")
-            frames.append(
-                self.spark.createDataFrame(
-                    bad.rdd.mapPartitions(history_reject_lines), "value string", verifySchema=False
-                )
-            )
+            fields = (("value", "string"),)
+            frames.append(bad.mapInArrow(arrow_rows(history_reject_lines, fields), ddl(fields)))
         lines = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
-        ordered = lines.repartition(parts, "value").sortWithinPartitions("value")
+        ordered = (
+            lines.repartition(parts, "value")
+            .sortWithinPartitions("value")
+            .select("value", F.lit(0).alias("flag"))
+        )
         execution, stage = self.args.execution_id, self.args.current_stage
         keys = [contract.rejected_key(execution, stage, i) for i in range(parts)]
-        return self.store.write_parts(
-            ordered.rdd.map(lambda row: (row[0], 0)), keys, self.root, self.scratch + "rejected"
-        )
+        return self.store.write_parts(ordered, keys, self.root, self.scratch + "rejected")
 
     def _finish(self, parts: list[PartInfo], rejected: list[PartInfo]) -> Outcome:
         """Write the manifest last: a reader never sees one whose parts are missing."""

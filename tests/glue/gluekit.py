@@ -11,12 +11,19 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
+
 from ceap_stages import contract
 from ceap_tf.samples import history
 
 REPO = Path(__file__).resolve().parents[2]
 JOB_PATH = REPO / "glue" / "heavy_etl.py"
 REGION = "us-east-1"
+#: Marks of every module that starts Spark (pyspark 3.5 warns about distutils on import).
+SPARK = [
+    pytest.mark.spark,
+    pytest.mark.filterwarnings("ignore:distutils Version classes are deprecated"),
+]
 
 
 def load_job() -> ModuleType:

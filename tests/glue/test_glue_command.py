@@ -50,6 +50,7 @@ def batch_bucket(s3: Any) -> Location:
 
 
 @pytest.mark.spark
+@pytest.mark.filterwarnings("ignore:distutils Version classes are deprecated")
 def test_run_local_enriches_an_execution_of_a_workflow(
     batch_bucket: Location, moto_endpoint: str
 ) -> None:
@@ -66,6 +67,7 @@ def test_run_local_enriches_an_execution_of_a_workflow(
 
 
 @pytest.mark.spark
+@pytest.mark.filterwarnings("ignore:distutils Version classes are deprecated")
 def test_run_local_failure_is_one_line_with_the_cause(
     batch_bucket: Location, moto_endpoint: str
 ) -> None:

@@ -7,13 +7,13 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from gluekit import BAD_CANDIDATES, BAD_HISTORY, Location, candidate, mixed_dataset
+from gluekit import BAD_CANDIDATES, BAD_HISTORY, SPARK, Location, candidate, mixed_dataset
 
 from ceap_stages import contract
 from ceap_stages.errors import StageConfigError, StageInputError
 from ceap_tf.samples import history
 
-pytestmark = pytest.mark.spark
+pytestmark = SPARK
 
 
 @pytest.mark.parametrize("where_name", ["local", "bucket"])

@@ -8,13 +8,12 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import pytest
-from gluekit import Location, by_customer_subject, candidate, order
+from gluekit import SPARK, Location, by_customer_subject, candidate, order
 
 from ceap_stages import contract
 from ceap_tf.samples import history
 
-pytestmark = pytest.mark.spark
+pytestmark = SPARK
 
 NONE = {
     "orderCount30d": 0,

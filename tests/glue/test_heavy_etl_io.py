@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from gluekit import Location, mixed_dataset
+from gluekit import SPARK, Location, mixed_dataset
 
 from ceap_stages import contract
 
-pytestmark = pytest.mark.spark
+pytestmark = SPARK
 
 VOLATILE = {"ioMode", "durationSeconds", "phaseSecondsCumulative"}
 

@@ -12,12 +12,12 @@ from functools import partial
 from typing import Any
 
 import pytest
-from gluekit import Location, by_customer_subject
+from gluekit import SPARK, Location, by_customer_subject
 
 from ceap_stages import contract
 from ceap_tf.samples import history, orders
 
-pytestmark = pytest.mark.spark
+pytestmark = SPARK
 
 WORKFLOW = "batch"
 

@@ -7,12 +7,11 @@ import subprocess
 import sys
 from typing import Any
 
-import pytest
-from gluekit import JOB_PATH, REPO, Location, candidate, order
+from gluekit import JOB_PATH, REPO, SPARK, Location, candidate, order
 
 from ceap_stages import contract
 
-pytestmark = pytest.mark.spark
+pytestmark = SPARK
 
 
 def run_script(where: Location, execution_id: str) -> subprocess.CompletedProcess[str]:
