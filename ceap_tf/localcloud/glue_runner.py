@@ -100,6 +100,8 @@ class GlueRunner:
             self._execute(spec, on_state, on_logs)
         except Exception as exc:
             on_state("FAILED", f"{type(exc).__name__}: {exc}")
+        finally:  # the run's output is in CloudWatch Logs by now
+            shutil.rmtree(self._root / spec.run_id, ignore_errors=True)
 
     def _s3(self, region: str) -> object:
         return boto3.client(

@@ -128,9 +128,12 @@ def _error_payload(error_type: str, message: str) -> bytes:
 class _Worker:
     """One execution environment: a bootstrap subprocess plus its output readers."""
 
-    def __init__(self, spec: FunctionSpec, argv: list[str], env: dict[str, str], cwd: Path):
+    def __init__(
+        self, spec: FunctionSpec, argv: list[str], env: dict[str, str], cwd: Path, sandbox: Path
+    ):
         day = datetime.now(UTC).strftime("%Y/%m/%d")
         self.spec = spec
+        self.sandbox = sandbox
         self.log_stream = f"{day}/[{spec.version}]{secrets.token_hex(16)}"
         env = {**env, "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream}
         request_r, self._request_w = os.pipe()
@@ -214,6 +217,7 @@ class _Worker:
         self.proc.wait()
         with contextlib.suppress(OSError):
             self.requests.close()
+        shutil.rmtree(self.sandbox, ignore_errors=True)
 
 
 class LambdaRuntime:
@@ -451,7 +455,7 @@ class LambdaRuntime:
         env = self._environment(spec, code_dir, sandbox)
         env["PYTHONPATH"] = os.pathsep.join(python_path)
         argv = [self._python, "-S", "-u", str(Path(lambda_bootstrap.__file__).resolve())]
-        return _Worker(spec, argv, env, cwd=code_dir)
+        return _Worker(spec, argv, env, cwd=code_dir, sandbox=sandbox)
 
     def _environment(self, spec: FunctionSpec, code_dir: Path, sandbox: Path) -> dict[str, str]:
         env = {

@@ -16,7 +16,7 @@ assert set(STAGES) < set(STANDARD_STAGES)
 
 @pytest.fixture(scope="module")
 def workflow(ceap: Ceap) -> dict[str, Any]:
-    ceap("apply", NAME)  # applies envs/shared first, then batch, then the smoke tests
+    ceap("apply", NAME, "--no-smoke")  # envs/shared first; the smoke tests run in the first test
     return ceap.workflow(NAME)
 
 
