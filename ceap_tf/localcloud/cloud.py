@@ -2,9 +2,10 @@
 
 State lives in one directory (normally ``.ceap/local``)::
 
-    server.json   {"pid", "port", "endpoint", "started_at", "state_dir"}
-    server.log    the server's output
-    state/        local Terraform state (owned by the CLI; wiped by reset)
+    server.json     {"pid", "port", "endpoint", "started_at", "state_dir"}
+    server.log      the server's output
+    state/          local Terraform state (owned by the CLI; wiped by reset)
+    state-previous/ the state of the last server, set aside when a new one starts empty
     lambda/, glue/  the server's caches and work directories
 """
 
@@ -186,7 +187,24 @@ class LocalCloud:
         with contextlib.suppress(FileNotFoundError):
             self.server_file.unlink()
 
+    def _retire_terraform_state(self) -> None:
+        """A new server starts empty, so state written against an old one is stale.
+
+        Moved to ``state-previous/`` (replacing an older copy): the next apply then
+        creates everything at once instead of first refreshing every missing resource
+        (the provider retries some reads of a missing resource for 20 s).
+        """
+        state = self.terraform_state_dir
+        if not state.is_dir() or not any(state.glob("*.tfstate")):
+            return
+        previous = self.state_dir / "state-previous"
+        if previous.exists():
+            shutil.rmtree(previous)
+        state.rename(previous)
+        state.mkdir()
+
     def _start(self, timeout: float) -> str:
+        self._retire_terraform_state()
         port = free_port(self.host)
         endpoint = f"http://{self.host}:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

@@ -85,6 +85,22 @@ def test_reset_wipes_state_including_terraform_state(own_cloud: LocalCloud) -> N
     assert [p.name for p in own_cloud.state_dir.iterdir() if p.name != ".lock"] == []
 
 
+def test_a_new_server_sets_stale_terraform_state_aside(own_cloud: LocalCloud) -> None:
+    own_cloud.ensure_running()
+    state = own_cloud.terraform_state_dir / "realtime.tfstate"
+    state.parent.mkdir(parents=True)
+    state.write_text('{"resources": ["of the first server"]}')
+    own_cloud.ensure_running()  # still the same server: the state is current
+    assert state.exists()
+
+    own_cloud.stop()
+    own_cloud.ensure_running()  # a new, empty server
+    assert not state.exists()
+    assert own_cloud.terraform_state_dir.is_dir()
+    previous = own_cloud.state_dir / "state-previous" / "realtime.tfstate"
+    assert "first server" in previous.read_text()
+
+
 def test_local_commands(tmp_path: Path) -> None:
     project = tmp_path / "project"
     (project / "envs").mkdir(parents=True)
