@@ -92,6 +92,7 @@ def run_spark(job: ModuleType, root: Path, io_mode: str) -> dict[str, Any]:
         "outputParts": len(outcome.manifest.dataKeys),
         "recordCount": outcome.manifest.recordCount,
         "enrichedCount": outcome.metrics["enrichedCount"],
+        "phaseSecondsCumulative": outcome.metrics["phaseSecondsCumulative"],
         "ioMode": outcome.store_mode,
         "manifest": outcome.manifest,
     }
@@ -122,8 +123,12 @@ def run_pandas(job: ModuleType, root: Path, lookback: int) -> tuple[float, dict[
     )
     ref = pd.to_datetime(cands["eventDate"], utc=True).dt.tz_localize(None).dt.normalize()
     cands["refDay"] = (ref - pd.Timestamp("1970-01-01")).dt.days.astype("int64")
-    tables = [pj.read_json(path) for path in sorted((root / "history").rglob("*.jsonl"))]
+    columns = ["customerId", "orderDate", "orderValue", "responded"]
+    tables = [
+        pj.read_json(path).select(columns) for path in sorted((root / "history").rglob("*.jsonl"))
+    ]
     hist = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
+    del tables
     hist["day"] = (
         pd.to_datetime(hist["orderDate"], format="%Y-%m-%d") - pd.Timestamp("1970-01-01")
     ).dt.days.astype("int64")

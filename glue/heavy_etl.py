@@ -58,6 +58,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
@@ -91,8 +92,8 @@ MAX_ORDER_VALUE = 1e12
 #: boto3 multipart chunk (S3 needs >= 5 MiB for every part but the last).
 UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024
 READ_CHUNK_BYTES = 1024 * 1024
-_DT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})(?:/|$)")
-_DT_JVM = r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})(?:/|$)"
+#: A history file directly inside a date partition: ``dt=<value>/<name>``.
+_PARTITIONED = re.compile(r"^dt=([^/]+)/[^/]+$")
 _EPOCH = date(1970, 1, 1)
 _JSON_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson", ".ndjson.gz")
 _PARQUET_SUFFIXES = (".parquet", ".snappy.parquet")
@@ -319,12 +320,27 @@ def enrich_line(line: str, features: dict[str, Any]) -> str:
     return dumps(doc)
 
 
-def parse_candidates(items: Iterable[Any]) -> Iterator[tuple[bool, str | None, int | None, str]]:
-    """Executor side: (key, line) rows -> (ok, customerId, refDay, line-or-rejected-line)."""
-    for key, line in items:
+def relative_key(uri: str, base_path: str) -> str:
+    """The key of a file URI below a base path (``urlparse(base).path``)."""
+    path = urlparse(uri).path
+    return path[len(base_path) :] if path.startswith(base_path) else path
+
+
+def partition_day(key: str) -> str | None:
+    """The ``dt=`` value of a key directly inside a date partition, else None."""
+    match = _PARTITIONED.match(key)
+    return match.group(1) if match else None
+
+
+def parse_candidates(
+    base_path: str, items: Iterable[Any]
+) -> Iterator[tuple[bool, str | None, int | None, str]]:
+    """Executor side: (file, dt, line) rows -> (ok, customerId, refDay, line-or-rejected-line)."""
+    for file, _dt, line in items:
         try:
             customer, ref = parse_candidate(line)
         except Reject as rej:
+            key = relative_key(file, base_path)
             yield False, None, None, reject_line(line, rej.reason, rej.detail, "candidates", key)
         else:
             yield True, customer, ref, line
@@ -497,10 +513,13 @@ def _aws_error(exc: Exception, what: str) -> StageError:
     return StageInputError(f"{what}: {code or type(exc).__name__}: {exc}")
 
 
-def _boto3_read_group(bucket: str, files: list[tuple[str, str]]) -> Iterator[tuple[str, str]]:
-    """Executor side: stream (relative key, line) from S3 objects, gunzipping *.gz."""
+def _boto3_read_group(
+    bucket: str, files: list[tuple[str, str | None]]
+) -> Iterator[tuple[str, str | None, str]]:
+    """Executor side: stream (file URI, dt, line) from S3 objects, gunzipping *.gz."""
     client = _s3_client()
-    for key, rel in files:
+    for key, dt in files:
+        uri = f"s3://{bucket}/{key}"
         try:
             body = client.get_object(Bucket=bucket, Key=key)["Body"]
         except Exception as exc:
@@ -509,17 +528,17 @@ def _boto3_read_group(bucket: str, files: list[tuple[str, str]]) -> Iterator[tup
         try:
             for line in _line_splitter(stream.read):
                 if not _is_blank(line):
-                    yield rel, line
+                    yield uri, dt, line
         finally:
             body.close()
 
 
-def _parquet_rows(path: str, rel: str) -> Iterator[tuple[Any, ...]]:
+def _parquet_rows(path: str, uri: str, dt: str | None) -> Iterator[tuple[Any, ...]]:
     import pyarrow.parquet as pq
 
     handle = pq.ParquetFile(path)
     names = set(handle.schema_arrow.names)
-    _check_parquet_types({n: str(handle.schema_arrow.field(n).type) for n in names}, rel)
+    _check_parquet_types({n: str(handle.schema_arrow.field(n).type) for n in names}, uri)
     wanted = [
         c
         for c in ("customerId", "orderId", "orderDate", "orderValue", "marketplace", "responded")
@@ -534,15 +553,14 @@ def _parquet_rows(path: str, rel: str) -> Iterator[tuple[Any, ...]]:
                 when = when.isoformat()
             value = row.get("orderValue")
             yield (
-                rel,
+                uri,
+                dt,
                 row.get("customerId"),
                 row.get("orderId"),
                 when,
                 None if value is None else float(value),
                 row.get("marketplace"),
                 row.get("responded"),
-                None,
-                None,
             )
 
 
@@ -577,16 +595,18 @@ def _check_parquet_types(types: dict[str, str], rel: str) -> None:
             )
 
 
-def _boto3_parquet_group(bucket: str, files: list[tuple[str, str]]) -> Iterator[tuple[Any, ...]]:
+def _boto3_parquet_group(
+    bucket: str, files: list[tuple[str, str | None]]
+) -> Iterator[tuple[Any, ...]]:
     client = _s3_client()
     with tempfile.TemporaryDirectory(prefix="ceap-heavy-etl-") as tmp:
-        for n, (key, rel) in enumerate(files):
+        for n, (key, dt) in enumerate(files):
             path = os.path.join(tmp, f"{n}.parquet")
             try:
                 client.download_file(bucket, key, path)
             except Exception as exc:
                 raise _aws_error(exc, f"reading s3://{bucket}/{key}") from None
-            yield from _parquet_rows(path, rel)
+            yield from _parquet_rows(path, f"s3://{bucket}/{key}", dt)
             os.remove(path)
 
 
@@ -764,23 +784,23 @@ class Boto3Store(Store):
             raise StageConfigError(f"one read spans several buckets: {sorted(buckets)}")
         bucket = buckets.pop()
         groups = _group_by_size(files, target_bytes, self.sc.defaultParallelism)
-        return bucket, [[(self._split(f.uri)[1], f.key) for f in g] for g in groups]
+        return bucket, [[(self._split(f.uri)[1], partition_day(f.key)) for f in g] for g in groups]
 
     def read_text(self, files: list[FileRef], target_bytes: int) -> Any:
         if not files:
-            return self.spark.createDataFrame([], "key string, value string")
+            return self.spark.createDataFrame([], TEXT_DDL)
         bucket, groups = self._groups(files, target_bytes)
         rdd = self.sc.parallelize(groups, len(groups)).flatMap(
             lambda group: _boto3_read_group(bucket, group)
         )
-        return self.spark.createDataFrame(rdd, "key string, value string", verifySchema=False)
+        return self.spark.createDataFrame(rdd, TEXT_DDL, verifySchema=False)
 
     def read_parquet(self, files: list[FileRef], target_bytes: int) -> Any:
         bucket, groups = self._groups(files, target_bytes)
         rdd = self.sc.parallelize(groups, len(groups)).flatMap(
             lambda group: _boto3_parquet_group(bucket, group)
         )
-        return self.spark.createDataFrame(rdd, HISTORY_ROW_DDL, verifySchema=False)
+        return self.spark.createDataFrame(rdd, PARQUET_DDL, verifySchema=False)
 
     def write_parts(self, lines: Any, keys: list[str], root: str, scratch: str) -> list[PartInfo]:
         bucket, prefix = self._split(root)
@@ -863,31 +883,41 @@ class SparkStore(Store):
             "spark.sql.sources.parallelPartitionDiscovery.threshold", "100000" if local else "32"
         )
 
-    def _relative_key(self, base_uri: str) -> Any:
+    def _scan(self, files: list[FileRef], target_bytes: int, load: Callable[..., Any]) -> Any:
+        """``load(reader, uris)`` over the files, with (file, dt) columns: files directly in
+        ``dt=`` directories get ``dt`` from Spark's partition discovery (once per file,
+        not parsed per row), others null."""
         from pyspark.sql import functions as F
 
-        base_path = urlparse(base_uri).path
-        path = F.expr("parse_url(input_file_name(), 'PATH')")
-        return F.when(
-            path.startswith(base_path), path.substr(len(base_path) + 1, 1 << 30)
-        ).otherwise(path)
+        self._prepare_read(files, target_bytes)
+        self.spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
+        base = _common_base(files)
+        partitioned = [f.uri for f in files if partition_day(f.key) is not None]
+        loose = [f.uri for f in files if partition_day(f.key) is None]
+        frames = []
+        if partitioned:
+            frame = load(self.spark.read.option("basePath", base), partitioned)
+            frames.append(frame.withColumn("dt", F.col("dt").cast("string")))
+        if loose:
+            frames.append(load(self.spark.read, loose).withColumn("dt", F.lit(None).cast("string")))
+        merged = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
+        return merged.withColumn("file", F.input_file_name())
 
     def read_text(self, files: list[FileRef], target_bytes: int) -> Any:
         if not files:
-            return self.spark.createDataFrame([], "key string, value string")
-        self._prepare_read(files, target_bytes)
-        base = _common_base(files)
-        frame = self.spark.read.text([f.uri for f in files])
-        return frame.where("trim(value) != ''").select(
-            self._relative_key(base).alias("key"), "value"
-        )
+            return self.spark.createDataFrame([], TEXT_DDL)
+        frame = self._scan(files, target_bytes, lambda reader, uris: reader.text(uris))
+        return frame.where("trim(value) != ''").select("file", "dt", "value")
 
     def read_parquet(self, files: list[FileRef], target_bytes: int) -> Any:
         from pyspark.sql import functions as F
         from pyspark.sql import types as T
 
-        self._prepare_read(files, target_bytes)
-        frame = self.spark.read.option("mergeSchema", "true").parquet(*[f.uri for f in files])
+        frame = self._scan(
+            files,
+            target_bytes,
+            lambda reader, uris: reader.option("mergeSchema", "true").parquet(*uris),
+        )
         types = {f.name: f.dataType for f in frame.schema.fields}
         _check_parquet_types({n: t.simpleString() for n, t in types.items()}, "dataset")
 
@@ -899,15 +929,14 @@ class SparkStore(Store):
         else:
             when = column("orderDate", "string")
         return frame.select(
-            self._relative_key(_common_base(files)).alias("key"),
+            "file",
+            "dt",
             column("customerId", "string").alias("customerId"),
             column("orderId", "string").alias("orderId"),
             when.alias("orderDate"),
             column("orderValue", "double").alias("orderValue"),
             column("marketplace", "string").alias("marketplace"),
             column("responded", "boolean").alias("responded"),
-            F.lit(None).cast("string").alias("corrupt"),
-            F.lit(None).cast("string").alias("raw"),
         )
 
     def write_parts(self, lines: Any, keys: list[str], root: str, scratch: str) -> list[PartInfo]:
@@ -1007,14 +1036,31 @@ def choose_store(spark: Any, args: JobArgs) -> Store:
 
 # --------------------------------------------------------------------------- transform
 
-HISTORY_ROW_DDL = (
-    "key string, customerId string, orderId string, orderDate string, orderValue double, "
-    "marketplace string, responded boolean, corrupt string, raw string"
+#: What ``Store.read_text`` returns: the file's URI, its ``dt=`` value (or null), a line.
+TEXT_DDL = "file string, dt string, value string"
+#: What ``Store.read_parquet`` returns.
+PARQUET_DDL = (
+    "file string, dt string, customerId string, orderId string, orderDate string, "
+    "orderValue double, marketplace string, responded boolean"
 )
+HISTORY_COLUMNS = ("customerId", "orderId", "orderDate", "orderValue", "marketplace", "responded")
+
+
+def _history_parquet(frame: Any) -> Any:
+    """Parquet history columns -> the JSON path's columns (nothing corrupt, no raw line)."""
+    from pyspark.sql import functions as F
+
+    return frame.select(
+        "file",
+        "dt",
+        *HISTORY_COLUMNS,
+        F.lit(None).cast("string").alias("corrupt"),
+        F.lit(None).cast("string").alias("raw"),
+    )
 
 
 def _history_json(frame: Any) -> Any:
-    """DataFrame[key, value] of JSON lines -> history columns (corrupt = the bad line)."""
+    """DataFrame[file, dt, value] of JSON lines -> history columns (corrupt = bad line)."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
@@ -1032,8 +1078,9 @@ def _history_json(frame: Any) -> Any:
     parsed = F.from_json(
         "value", schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt"}
     )
-    return frame.select("key", parsed.alias("j"), "value").select(
-        "key",
+    return frame.select("file", "dt", parsed.alias("j"), "value").select(
+        "file",
+        "dt",
         *[
             F.col(f"j.{n}").alias(n)
             for n in (
@@ -1059,13 +1106,14 @@ HISTORY_REASONS = (
 )
 
 
-def validate_history(frame: Any) -> Any:
-    """Add ``reason``/``detail`` (null for usable rows), ``day``, ``cents``, ``resp``."""
+def validate_history(frame: Any, base_uri: str) -> Any:
+    """Add ``reason``/``detail`` (null for usable rows), ``day``, ``cents``, ``resp``; the
+    file's key relative to ``base_uri`` and the raw record only for rejected rows."""
     from pyspark.sql import functions as F
 
     order_date = F.col("orderDate")
     value = F.col("orderValue")
-    dt = F.regexp_extract("key", _DT_JVM, 1)
+    dt = F.col("dt")
     rules = [
         (
             F.col("corrupt").isNotNull(),
@@ -1091,7 +1139,7 @@ def validate_history(frame: Any) -> Any:
             f"orderValue must be a finite number in [0, {MAX_ORDER_VALUE:.0e}]",
         ),
         (
-            (dt != "") & (dt != order_date),
+            dt.isNotNull() & (dt != order_date),
             "PARTITION_MISMATCH",
             "orderDate differs from the dt= partition of its file",
         ),
@@ -1107,7 +1155,12 @@ def validate_history(frame: Any) -> Any:
             F.struct("customerId", "orderId", "orderDate", "orderValue", "marketplace", "responded")
         ),
     )
-    checked = frame.withColumn("reason", reason).withColumn("detail", detail)
+    base_path = urlparse(base_uri).path
+    path = F.expr("parse_url(file, 'PATH')")
+    key = F.when(path.startswith(base_path), path.substr(len(base_path) + 1, 1 << 30)).otherwise(
+        path
+    )
+    checked = frame.withColumn("reason", reason)
     usable = F.col("reason").isNull()
     return checked.select(
         "customerId",
@@ -1117,8 +1170,8 @@ def validate_history(frame: Any) -> Any:
         F.when(usable, F.floor(value * 100 + 0.5).cast("long")).alias("cents"),
         F.coalesce(F.col("responded"), F.lit(False)).cast("int").alias("resp"),
         "reason",
-        "detail",
-        "key",
+        F.when(~usable, detail).alias("detail"),
+        F.when(~usable, key).alias("key"),
         F.when(~usable, raw).alias("raw"),
     )
 
@@ -1175,11 +1228,11 @@ def _day(epoch_day: int) -> date:
 
 
 def _in_window(ref: FileRef, first: date, last: date) -> bool:
-    match = _DT.search(ref.key)
-    if not match:
+    value = partition_day(ref.key)
+    if value is None:
         return True
     try:
-        day = date.fromisoformat(match.group(1))
+        day = date.fromisoformat(value)
     except ValueError:
         return True  # unreadable partition name: read it; its rows get PARTITION_MISMATCH
     return first <= day <= last
@@ -1329,7 +1382,8 @@ class _Run:
 
         text = self.store.read_text(files, self.args.target_bytes)
         candidates = text.mapInArrow(
-            arrow_rows(parse_candidates, CANDIDATE_FIELDS), ddl(CANDIDATE_FIELDS)
+            arrow_rows(partial(parse_candidates, urlparse(self.root).path), CANDIDATE_FIELDS),
+            ddl(CANDIDATE_FIELDS),
         ).persist(StorageLevel.MEMORY_AND_DISK)
         ok_day = F.when(F.col("ok"), F.col("refDay"))
         summary = candidates.agg(
@@ -1376,8 +1430,12 @@ class _Run:
         if json_read:
             frames.append(_history_json(self.store.read_text(json_read, args.target_bytes)))
         if parquet_read:
-            frames.append(self.store.read_parquet(parquet_read, args.target_bytes))
-        merged = frames[0] if frames else spark.createDataFrame([], HISTORY_ROW_DDL)
+            frames.append(
+                _history_parquet(self.store.read_parquet(parquet_read, args.target_bytes))
+            )
+        if not frames:
+            frames.append(_history_json(spark.createDataFrame([], TEXT_DDL)))
+        merged = frames[0]
         for extra in frames[1:]:
             merged = merged.unionByName(extra)
         self.metrics.update(
@@ -1385,7 +1443,7 @@ class _Run:
             historyFilesRead=len(json_read) + len(parquet_read),
             historyBytesRead=sum(f.size for f in json_read + parquet_read),
         )
-        return validate_history(merged)
+        return validate_history(merged, args.history_uri)
 
     def _enriched_lines(
         self, candidates: Any, history: Any, low: int, high: int, parts: int
