@@ -1305,6 +1305,7 @@ class _Run:
         prefix = contract.stage_prefix(args.execution_id, args.current_stage)
         self.scratch = f"{self.root}{prefix}_tmp-{uuid.uuid4().hex}/"
         self.phases: dict[str, float] = {}
+        self.observation: Any = None  # history statistics (pyspark Observation) of the join
         self.metrics: dict[str, Any] = {
             "ioMode": self.store.mode,
             "targetPartitionMb": args.target_partition_mb,
@@ -1320,7 +1321,6 @@ class _Run:
         self.phases[name] = round(time.monotonic() - self.started, 3)
 
     def __call__(self) -> Outcome:
-
         args, store = self.args, self.store
         self.log("INFO", "HeavyETL starting", ioMode=store.mode, historyUri=args.history_uri)
         previous = _read_previous_manifest(store, args)
