@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Callable
@@ -20,6 +21,8 @@ pytestmark = pytest.mark.terraform
 @pytest.fixture
 def terraform(tmp_path: Path, endpoint: str) -> Terraform:
     if shutil.which("terraform") is None:
+        if os.environ.get("CEAP_REQUIRE_ALL_TESTS"):
+            pytest.fail("terraform is not installed (CEAP_REQUIRE_ALL_TESTS is set)")
         pytest.skip("terraform is not installed")
     root = tmp_path / "root"
     shutil.copytree(FIXTURE, root)
