@@ -7,6 +7,12 @@ what it must be.
 
 Execution input rules:
 
+- The input is a JSON object, or a one-element JSON array whose element is a JSON
+  object: EventBridge Pipes start the state machine with the batch as an array even
+  when the batch size is 1, so an execution started from the workflow's queue gets
+  ``[{...}]``. That element is the request; every stage sees the same unwrapped
+  request. A longer (or empty) array, or one whose element is not an object, is a
+  ``StageInputError`` (the pipe's batch size must be 1: one message per execution).
 - ``{}`` (or ``null``) is the empty run: every stage succeeds with zero records.
 - A run with ``records`` or ``source`` needs ``programId``, ``marketplace`` and
   ``dateRange`` (``{"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"}``, inclusive,
@@ -27,6 +33,37 @@ from ceap_stages.errors import StageConfigError, StageInputError
 # Ids enter DynamoDB keys joined by '#', so they may not contain '#'.
 _PROGRAM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
 _MARKETPLACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
+_JSON_KINDS = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, for messages: "an array", "a string", "null", ..."""
+    if value is None:
+        return "null"
+    return _JSON_KINDS.get(type(value), "a number" if isinstance(value, (int, float)) else "?")
+
+
+def _unwrap_pipe_batch(data: Any) -> Any:
+    """The request inside a Pipes batch of one (``[{...}]``); anything else unchanged.
+
+    EventBridge Pipes deliver SQS messages to a Step Functions target as a JSON array,
+    even with batch size 1 and the input template ``<$.body>``, so a message sent to the
+    workflow's queue arrives as ``[<body>]``.
+    """
+    if not isinstance(data, list):
+        return data
+    if len(data) != 1:
+        raise StageInputError(
+            f"the execution input is a JSON array of {len(data)} elements: give one JSON "
+            "object (a pipe must start one execution per message: set its SQS batch size to 1)"
+        )
+    if not isinstance(data[0], dict):
+        raise StageInputError(
+            f"the execution input is a one-element array (a pipe batch) holding "
+            f"{_json_kind(data[0])}, not a JSON object: send the execution input as a JSON "
+            "object in the message body"
+        )
+    return data[0]
 
 
 def _parse_date(value: Any, name: str) -> str:
@@ -40,7 +77,7 @@ def _parse_date(value: Any, name: str) -> str:
 
 @dataclass(frozen=True)
 class ExecutionRequest:
-    """The execution input (``initialData``), validated."""
+    """The execution input (``initialData``), validated (a Pipes batch of one unwrapped)."""
 
     program_id: str | None = None
     marketplace: str | None = None
@@ -56,11 +93,12 @@ class ExecutionRequest:
 
     @classmethod
     def parse(cls, data: Any) -> ExecutionRequest:
+        data = _unwrap_pipe_batch(data)
         if data is None:
             data = {}
         if not isinstance(data, dict):
             raise StageInputError(
-                f"the execution input must be a JSON object, got {type(data).__name__}"
+                f"the execution input must be a JSON object, got {_json_kind(data)}"
             )
         program_id = data.get("programId")
         if program_id is not None and not (
