@@ -1,7 +1,16 @@
 # The workflow queue (the pipe's source) and its dead-letter queue.
+#
+# Two resources, one dependency: the queue's redrive policy names the DLQ, and SQS
+# checks that a dead-letter target exists when the policy is set, so the queue is
+# created after the DLQ. The DLQ's redrive-allow policy names the queue by the ARN
+# built from its configured name, so it is set when the DLQ is created: no cycle and
+# no third resource (aws_sqs_queue_redrive_allow_policy) waiting on both queues.
 
 locals {
-  # ARNs from the configured names: known at plan time, still dependent on the queues.
+  # The queue's ARN from its configured name alone: the DLQ names it before it exists.
+  queue_arn_by_name = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.queue_name}"
+
+  # ARNs for consumers: known at plan time, still dependent on the queues.
   queue_arn = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${aws_sqs_queue.queue.name}"
   dlq_arn   = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${aws_sqs_queue.dlq.name}"
 }
@@ -11,6 +20,12 @@ resource "aws_sqs_queue" "dlq" {
   kms_master_key_id                 = aws_kms_key.this.arn
   kms_data_key_reuse_period_seconds = 300
   message_retention_seconds         = var.dlq_message_retention_seconds
+
+  # Only the workflow queue may use the DLQ as its dead-letter target.
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [local.queue_arn_by_name]
+  })
 }
 
 resource "aws_sqs_queue" "queue" {
@@ -27,12 +42,12 @@ resource "aws_sqs_queue" "queue" {
   })
 }
 
-# Only the workflow queue may use the DLQ as its dead-letter target.
-resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
-  queue_url = aws_sqs_queue.dlq.id
+# Deployments made before the redrive-allow policy moved inline: forget the old
+# resource instead of destroying it (its delete would clear the policy the DLQ now sets).
+removed {
+  from = aws_sqs_queue_redrive_allow_policy.dlq
 
-  redrive_allow_policy = jsonencode({
-    redrivePermission = "byQueue"
-    sourceQueueArns   = [local.queue_arn]
-  })
+  lifecycle {
+    destroy = false
+  }
 }

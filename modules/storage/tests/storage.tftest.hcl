@@ -145,11 +145,15 @@ run "queues" {
     error_message = "the queue dead-letters into its own DLQ"
   }
   assert {
-    condition = jsondecode(aws_sqs_queue_redrive_allow_policy.dlq.redrive_allow_policy) == {
+    condition = jsondecode(aws_sqs_queue.dlq.redrive_allow_policy) == {
       redrivePermission = "byQueue"
       sourceQueueArns   = ["arn:aws:sqs:us-east-1:123456789012:ceap-workflow-realtime-queue"]
     }
-    error_message = "only the workflow queue may use the DLQ"
+    error_message = "only the workflow queue may use the DLQ (set on the DLQ itself)"
+  }
+  assert {
+    condition     = jsondecode(aws_sqs_queue.dlq.redrive_allow_policy).sourceQueueArns == [output.queue_arn]
+    error_message = "the ARN the DLQ allows is the workflow queue's ARN"
   }
   assert {
     condition     = aws_sqs_queue.dlq.message_retention_seconds == 1209600
