@@ -1,7 +1,8 @@
-# One CEAP stage as a Lambda function: code from a prebuilt zip (path + hash, no
-# archive provider), the shared dependency layer, its own log group, X-Ray active
-# tracing, reserved concurrency, and an execution role scoped to what this stage
-# touches (see iam.tf).
+# One CEAP stage as a Lambda function: code from a prebuilt zip in S3 (bucket, key
+# and hash; no archive provider, no local `filename`, whose upload the AWS provider
+# serialises across all functions), the shared dependency layer, its own log group,
+# X-Ray active tracing, reserved concurrency, and an execution role scoped to what
+# this stage touches (see iam.tf).
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
@@ -65,8 +66,9 @@ resource "aws_lambda_function" "this" {
   runtime       = var.runtime
   architectures = ["x86_64"] # the layer carries manylinux x86_64 wheels
 
-  filename         = var.code_zip_path
-  source_code_hash = var.code_zip_sha256
+  s3_bucket        = var.code_s3_bucket
+  s3_key           = var.code_s3_key
+  source_code_hash = var.code_zip_sha256 # a changed zip redeploys the code in place
   layers           = var.layer_arns
 
   memory_size                    = local.memory_size

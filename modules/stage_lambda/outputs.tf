@@ -37,3 +37,11 @@ output "policy" {
   description = "The execution role's inline policy (decoded), for tests and reviews."
   value       = local.policy
 }
+
+output "code_s3_location" {
+  description = "S3 object the function's code is deployed from ({bucket, key})."
+  value = {
+    bucket = aws_lambda_function.this.s3_bucket
+    key    = aws_lambda_function.this.s3_key
+  }
+}

@@ -18,13 +18,23 @@ variable "stage" {
   }
 }
 
-variable "code_zip_path" {
-  description = "Path of the stage code zip (one zip serves all five handlers)."
+variable "code_s3_bucket" {
+  description = "Bucket holding the stage code zip (one zip serves all five handlers); the workflow module uploads it to the workflow bucket."
   type        = string
 }
 
+variable "code_s3_key" {
+  description = "Key of the stage code zip in code_s3_bucket."
+  type        = string
+
+  validation {
+    condition     = endswith(var.code_s3_key, ".zip")
+    error_message = "code_s3_key must name a .zip object."
+  }
+}
+
 variable "code_zip_sha256" {
-  description = "Base64-encoded SHA-256 of the code zip (the function's source_code_hash)."
+  description = "Base64-encoded SHA-256 of the code zip (the function's source_code_hash: a new value redeploys the code)."
   type        = string
 
   validation {

@@ -16,6 +16,11 @@ output "bucket_policy" {
   value       = module.bucket.policy
 }
 
+output "lifecycle_rules" {
+  description = "The workflow bucket's lifecycle rules in effect, for tests and reviews."
+  value       = module.bucket.lifecycle_rules
+}
+
 output "queue_name" {
   description = "Workflow queue name."
   value       = aws_sqs_queue.queue.name

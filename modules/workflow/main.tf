@@ -70,7 +70,8 @@ module "storage" {
 resource "aws_lambda_layer_version" "deps" {
   layer_name               = "ceap-workflow-${var.name}-deps"
   description              = "CEAP ${var.name} workflow: stage runtime dependencies"
-  filename                 = var.stage_package.layer_zip_path
+  s3_bucket                = aws_s3_object.stage_layer.bucket
+  s3_key                   = aws_s3_object.stage_layer.key
   source_code_hash         = var.stage_package.layer_zip_sha256
   compatible_runtimes      = [var.stage_package.runtime]
   compatible_architectures = ["x86_64"]
@@ -82,7 +83,8 @@ module "stage" {
 
   workflow_name   = var.name
   stage           = each.key
-  code_zip_path   = var.stage_package.code_zip_path
+  code_s3_bucket  = aws_s3_object.stage_code.bucket
+  code_s3_key     = aws_s3_object.stage_code.key
   code_zip_sha256 = var.stage_package.code_zip_sha256
   runtime         = var.stage_package.runtime
   layer_arns      = [aws_lambda_layer_version.deps.arn]

@@ -42,7 +42,8 @@ mock_provider "aws" {
 variables {
   workflow_name   = "realtime"
   stage           = "ETL"
-  code_zip_path   = "stage-code.zip"
+  code_s3_bucket  = "ceap-workflow-realtime-123456789012"
+  code_s3_key     = "artifacts/stage-code.zip"
   code_zip_sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
   runtime         = "python3.12"
   layer_arns      = ["arn:aws:lambda:us-east-1:123456789012:layer:ceap-workflow-realtime-deps:1"]
@@ -62,8 +63,12 @@ run "etl_function" {
     error_message = "ETL handler"
   }
   assert {
-    condition     = aws_lambda_function.this.source_code_hash == var.code_zip_sha256 && aws_lambda_function.this.filename == "stage-code.zip"
-    error_message = "code from the given zip, hash as source_code_hash"
+    condition     = aws_lambda_function.this.source_code_hash == var.code_zip_sha256 && aws_lambda_function.this.s3_bucket == "ceap-workflow-realtime-123456789012" && aws_lambda_function.this.s3_key == "artifacts/stage-code.zip"
+    error_message = "code from the given S3 object, the zip's hash as source_code_hash"
+  }
+  assert {
+    condition     = aws_lambda_function.this.filename == null && output.code_s3_location == { bucket = "ceap-workflow-realtime-123456789012", key = "artifacts/stage-code.zip" }
+    error_message = "no local filename: the provider would upload it under its provider-wide lock"
   }
   assert {
     condition     = aws_lambda_function.this.tracing_config[0].mode == "Active"
@@ -272,4 +277,14 @@ run "rejects_heavy_etl" {
   }
 
   expect_failures = [var.stage]
+}
+
+run "rejects_code_key_that_is_not_a_zip" {
+  command = plan
+
+  variables {
+    code_s3_key = "artifacts/stage-code"
+  }
+
+  expect_failures = [var.code_s3_key]
 }

@@ -193,6 +193,55 @@ run "functions" {
   }
 }
 
+run "artifacts" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_s3_object.stage_code.bucket == "ceap-workflow-realtime-123456789012" && aws_s3_object.stage_code.key == "artifacts/stage-code.zip"
+      && aws_s3_object.stage_layer.bucket == "ceap-workflow-realtime-123456789012" && aws_s3_object.stage_layer.key == "artifacts/stage-layer.zip"
+    )
+    error_message = "code and layer zips go to the workflow bucket under artifacts/"
+  }
+  assert {
+    condition = (
+      aws_s3_object.stage_code.source == "stage-code.zip" && aws_s3_object.stage_code.source_hash == var.stage_package.code_zip_sha256
+      && aws_s3_object.stage_layer.source == "stage-layer.zip" && aws_s3_object.stage_layer.source_hash == var.stage_package.layer_zip_sha256
+    )
+    error_message = "each object is uploaded from its zip and re-uploaded when the zip's hash changes"
+  }
+  assert {
+    condition = alltrue([
+      for o in [aws_s3_object.stage_code, aws_s3_object.stage_layer] : o.server_side_encryption == "aws:kms" && o.kms_key_id == output.kms_key_arn
+    ])
+    error_message = "artifacts are encrypted with the workflow key (SSE-KMS)"
+  }
+  assert {
+    condition = alltrue([
+      for s, m in module.stage : m.code_s3_location == {
+        bucket = "ceap-workflow-realtime-123456789012"
+        key    = "artifacts/stage-code.zip"
+      }
+    ])
+    error_message = "every function is created from the one uploaded code object"
+  }
+  assert {
+    condition = (
+      aws_lambda_layer_version.deps.s3_bucket == aws_s3_object.stage_layer.bucket && aws_lambda_layer_version.deps.s3_key == aws_s3_object.stage_layer.key
+      && aws_lambda_layer_version.deps.filename == null
+    )
+    error_message = "the layer is created from the uploaded layer object"
+  }
+  assert {
+    condition     = [for r in module.storage.lifecycle_rules : r.id if startswith("artifacts/stage-code.zip", r.filter[0].prefix)] == ["bucket-hygiene"]
+    error_message = "only the bucket-wide hygiene rule covers artifacts/ (the executions/ expiry does not)"
+  }
+  assert {
+    condition     = one([for r in module.storage.lifecycle_rules : r.noncurrent_version_expiration[0].noncurrent_days if r.id == "bucket-hygiene"]) == 30
+    error_message = "earlier artifact uploads (noncurrent versions) expire after 30 days"
+  }
+}
+
 run "iam" {
   command = plan
 
