@@ -18,6 +18,7 @@ from botocore.config import Config
 from click.testing import CliRunner, Result
 
 from ceap_tf.cli import main
+from ceap_tf.samples.orders import build_execution_input, generate_orders
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_ENVS = Path(__file__).resolve().parent / "envs"
@@ -116,6 +117,29 @@ def history_events(logs: Any, group: str, execution: str | None = None) -> list[
         for event in logs.get_log_events(logGroupName=group, logStreamName=name)["events"]:
             events.append(json.loads(event["message"]))
     return events
+
+
+def execution_name(event: dict[str, Any]) -> str:
+    """The execution a logged history event belongs to (the last part of its ARN)."""
+    return str(event["execution_arn"]).rsplit(":", 1)[-1]
+
+
+def read_manifest(s3: Any, bucket: str, execution: str, stage: str) -> dict[str, Any]:
+    key = f"executions/{execution}/{stage}/output.json"
+    return dict(json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+
+
+def first_record(s3: Any, bucket: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The first data line a stage wrote (its manifest's first data object)."""
+    body = s3.get_object(Bucket=bucket, Key=manifest["dataKeys"][0])["Body"].read()
+    return dict(json.loads(body.splitlines()[0]))
+
+
+def queue_message_input(program_id: str) -> dict[str, Any]:
+    """A well-formed execution input with a few orders, small enough for one message."""
+    return build_execution_input(
+        program_id, "US", "2024-05-01", "2024-05-31", records=list(generate_orders(20, seed=11))
+    )
 
 
 def state_machine_log_group(workflow: dict[str, Any]) -> str:

@@ -7,7 +7,19 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from e2ekit import STAGES, Ceap, leftovers, queue_depth
+from e2ekit import (
+    STAGES,
+    Ceap,
+    first_record,
+    leftovers,
+    queue_depth,
+    queue_message_input,
+    read_manifest,
+    wait_for,
+)
+
+from ceap_tf.samples.history import HistorySpec, write_history
+from ceap_tf.smoke import HISTORY_CUSTOMERS, HISTORY_ORDERS
 
 NAME = "batch"
 STANDARD_STAGES = ("ETL", "Filter", "HeavyETL", "Score", "Store", "Reactive")
@@ -42,6 +54,63 @@ def test_standard_normal_and_empty_runs_write_every_manifest(
     assert runs
     assert {run["JobRunState"] for run in runs} == {"SUCCEEDED"}
     assert queue_depth(client("sqs"), workflow["dlq_url"]) == 0
+
+
+def test_a_queue_message_starts_an_execution_that_succeeds(
+    workflow: dict[str, Any], client: Callable[[str], Any]
+) -> None:
+    body = queue_message_input("queue-batch")
+    sqs, sfn, s3 = client("sqs"), client("stepfunctions"), client("s3")
+    # HeavyETL joins the customer history: seed it as `ceap-tf smoke` does (the same
+    # objects), so this test also runs on its own.
+    spec = HistorySpec(customers=HISTORY_CUSTOMERS, orders=HISTORY_ORDERS)
+    write_history(spec, f"s3://{workflow['bucket']}/history/", s3_client=s3)
+    sqs.send_message(QueueUrl=workflow["queue_url"], MessageBody=json.dumps(body))
+    inputs: dict[str, Any] = {}  # execution ARN -> its input (read once)
+
+    def from_queue() -> list[str]:
+        listed = sfn.list_executions(stateMachineArn=workflow["state_machine_arn"])
+        for execution in listed["executions"]:
+            arn = execution["executionArn"]
+            if arn not in inputs:
+                inputs[arn] = json.loads(sfn.describe_execution(executionArn=arn)["input"])
+        return [arn for arn, value in inputs.items() if "queue-batch" in json.dumps(value)]
+
+    [arn] = wait_for(from_queue)
+    # EventBridge Pipes hand Step Functions a JSON array, even for a batch of one.
+    assert inputs[arn] == [body]
+
+    def finished() -> dict[str, Any] | None:
+        done = sfn.describe_execution(executionArn=arn)
+        if done["status"] != "RUNNING":
+            return dict(done)
+        # A failed task would be retried minutes later (Glue): report it at once.
+        history = sfn.get_execution_history(executionArn=arn)["events"]
+        failed = [e["taskFailedEventDetails"] for e in history if e["type"] == "TaskFailed"]
+        assert failed == [], failed
+        return None
+
+    done = wait_for(finished, timeout=600, interval=2)
+    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+
+    execution = done["name"]
+    previous = None
+    for stage in STANDARD_STAGES:
+        manifest = read_manifest(s3, workflow["bucket"], execution, stage)
+        assert (manifest["stage"], manifest["executionId"]) == (stage, execution)
+        if previous is not None:  # the Glue job names its input count differently
+            records_in = "inputRecordCount" if stage == "HeavyETL" else "recordsIn"
+            assert manifest["metrics"][records_in] == previous["recordCount"]
+        previous = manifest
+    etl = read_manifest(s3, workflow["bucket"], execution, "ETL")
+    assert etl["recordCount"] > 0
+    assert first_record(s3, workflow["bucket"], etl)["metadata"]["programId"] == "queue-batch"
+    # STANDARD runs start FIRE_AND_FORGET: the pipe deleted the message once the
+    # execution started, so the DLQ stays empty whatever the outcome (the success above
+    # is what proves the input was accepted).
+    assert queue_depth(sqs, workflow["queue_url"]) == 0
+    assert queue_depth(sqs, workflow["dlq_url"]) == 0
+    assert from_queue() == [arn]  # one message, one execution
 
 
 @pytest.mark.parametrize("env", ["shared", NAME])

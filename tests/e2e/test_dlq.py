@@ -1,15 +1,41 @@
-"""A poison message reaches the DLQ after 3 receives (test-only env, 2 s visibility)."""
+"""Poison messages reach the DLQ after 3 receives (test-only env, 2 s visibility).
+
+Two kinds of poison, each failing its execution in the ETL stage with a
+StageInputError that names the problem: a JSON request without its programId, and a
+body that is not JSON at all. (A well-formed message succeeds and never reaches the
+DLQ: tests/e2e/test_realtime.py.)
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from e2ekit import Ceap, history_events, leftovers, queue_depth, state_machine_log_group, wait_for
+from e2ekit import (
+    Ceap,
+    execution_name,
+    history_events,
+    leftovers,
+    queue_depth,
+    state_machine_log_group,
+    wait_for,
+)
 
 NAME = "e2edlq"  # tests/e2e/envs/e2edlq: modules/workflow with small timeouts
-POISON = "this is not an execution input"
+NO_PROGRAM_ID = json.dumps(
+    {"marketplace": "US", "dateRange": {"start": "2024-05-01", "end": "2024-05-31"},
+     "records": [], "note": "dlq-test"}
+)  # fmt: skip
+NOT_JSON = "this is not an execution input"
+#: Each poison body, the execution input the pipe starts (a batch of one), and the
+#: stage's error message.
+POISON = {
+    NO_PROGRAM_ID: ([json.loads(NO_PROGRAM_ID)], "has records but no programId"),
+    NOT_JSON: ([NOT_JSON], "a pipe batch) holding a string, not a JSON object"),
+}
+RECEIVES = 3  # the workflow's max_receive_count (modules/storage default)
 
 
 @pytest.fixture(scope="module")
@@ -18,24 +44,48 @@ def workflow(ceap: Ceap) -> dict[str, Any]:
     return ceap.workflow(NAME)
 
 
-def test_poison_message_lands_in_the_dlq_after_three_receives(
+def test_poison_messages_land_in_the_dlq_after_three_receives(
     workflow: dict[str, Any], client: Callable[[str], Any]
 ) -> None:
     sqs = client("sqs")
-    sqs.send_message(QueueUrl=workflow["queue_url"], MessageBody=POISON)
+    for body in POISON:
+        sqs.send_message(QueueUrl=workflow["queue_url"], MessageBody=body)
 
-    wait_for(lambda: queue_depth(sqs, workflow["dlq_url"]) == 1, timeout=120)
+    wait_for(lambda: queue_depth(sqs, workflow["dlq_url"]) == len(POISON), timeout=180)
 
     assert queue_depth(sqs, workflow["queue_url"]) == 0
-    moved = sqs.receive_message(QueueUrl=workflow["dlq_url"])["Messages"]
-    assert [m["Body"] for m in moved] == [POISON]
+    moved: list[str] = []
+
+    def receive_all() -> bool:
+        got = sqs.receive_message(QueueUrl=workflow["dlq_url"], MaxNumberOfMessages=10)
+        moved.extend(m["Body"] for m in got.get("Messages", []))
+        return len(moved) >= len(POISON)
+
+    wait_for(receive_all)
+    assert sorted(moved) == sorted(POISON)
+
     events = history_events(client("logs"), state_machine_log_group(workflow))
-    attempts = [
-        e for e in events if e["type"] == "ExecutionStarted" and POISON in e["details"]["input"]
-    ]
-    failed = [e for e in events if e["type"] == "ExecutionFailed"]
-    assert len(attempts) == 3  # one synchronous execution per receive, none succeeded
-    assert len(failed) == 3
+    by_execution: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        by_execution.setdefault(execution_name(event), []).append(event)
+    for body, (execution_input, message) in POISON.items():
+        attempts = [
+            name
+            for name, history in by_execution.items()
+            if any(
+                e["type"] == "ExecutionStarted"
+                and json.loads(e["details"]["input"]) == execution_input
+                for e in history
+            )
+        ]
+        assert len(attempts) == RECEIVES, body  # one synchronous execution per receive
+        for name in attempts:
+            history = by_execution[name]
+            [failure] = [e["details"] for e in history if e["type"] == "TaskFailed"]
+            assert failure["error"] == "StageInputError"  # not retried
+            cause = json.loads(failure["cause"])["errorMessage"]
+            assert message in cause, cause
+            assert history[-1]["type"] == "ExecutionFailed"
 
 
 def test_destroy_leaves_no_resource_behind(

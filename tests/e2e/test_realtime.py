@@ -11,10 +11,14 @@ import pytest
 from e2ekit import (
     STAGES,
     Ceap,
+    execution_name,
+    first_record,
     history_events,
     leftovers,
     post_fault,
     queue_depth,
+    queue_message_input,
+    read_manifest,
     state_machine_log_group,
     wait_for,
 )
@@ -28,11 +32,6 @@ def workflow(ceap: Ceap) -> dict[str, Any]:
     return ceap.workflow(NAME)
 
 
-def _manifest(s3: Any, bucket: str, execution: str, stage: str) -> dict[str, Any]:
-    key = f"executions/{execution}/{stage}/output.json"
-    return dict(json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
-
-
 def test_express_normal_and_empty_runs_write_every_manifest(
     ceap: Ceap, workflow: dict[str, Any], client: Callable[[str], Any]
 ) -> None:
@@ -44,14 +43,17 @@ def test_express_normal_and_empty_runs_write_every_manifest(
     for case in cases.values():
         assert case["status"] == "SUCCEEDED"
         for stage in STAGES:
-            manifest = _manifest(s3, workflow["bucket"], case["execution"], stage)
+            manifest = read_manifest(s3, workflow["bucket"], case["execution"], stage)
             assert manifest["schemaVersion"] == 1
             assert manifest["stage"] == stage
             assert manifest["executionId"] == case["execution"]
-    assert _manifest(s3, workflow["bucket"], cases["normal"]["execution"], "ETL")["recordCount"] > 0
+    assert (
+        read_manifest(s3, workflow["bucket"], cases["normal"]["execution"], "ETL")["recordCount"]
+        > 0
+    )
     for stage in STAGES:
         assert (
-            _manifest(s3, workflow["bucket"], cases["empty"]["execution"], stage)["recordCount"]
+            read_manifest(s3, workflow["bucket"], cases["empty"]["execution"], stage)["recordCount"]
             == 0
         )
     assert queue_depth(client("sqs"), workflow["dlq_url"]) == 0
@@ -61,23 +63,48 @@ def test_plan_right_after_apply_reports_no_changes(ceap: Ceap, workflow: dict[st
     ceap("plan", NAME, "--detailed-exitcode", expect=0)
 
 
-def test_queue_message_produces_an_execution(
+def test_a_queue_message_runs_an_execution_that_succeeds(
     workflow: dict[str, Any], client: Callable[[str], Any]
 ) -> None:
-    body = {"programId": "queue-test", "marketplace": "US", "records": []}
-    client("sqs").send_message(QueueUrl=workflow["queue_url"], MessageBody=json.dumps(body))
-    logs = client("logs")
+    body = queue_message_input("queue-test")
+    sqs, logs, s3 = client("sqs"), client("logs"), client("s3")
+    group = state_machine_log_group(workflow)
+    sqs.send_message(QueueUrl=workflow["queue_url"], MessageBody=json.dumps(body))
 
     def started() -> list[dict[str, Any]]:
         return [
             event
-            for event in history_events(logs, state_machine_log_group(workflow))
+            for event in history_events(logs, group)
             if event["type"] == "ExecutionStarted" and "queue-test" in event["details"]["input"]
         ]
 
-    events = wait_for(started)
-    # EventBridge Pipes hands Step Functions a JSON array, even for a batch of one.
-    assert json.loads(events[0]["details"]["input"]) == [body]
+    def ended(execution: str) -> dict[str, Any] | None:
+        types = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted")
+        events = history_events(logs, group, execution)
+        return next((e for e in events if e["type"] in types), None)
+
+    [start] = wait_for(started)
+    # EventBridge Pipes hand Step Functions a JSON array, even for a batch of one.
+    assert json.loads(start["details"]["input"]) == [body]
+    execution = execution_name(start)
+    end = wait_for(lambda: ended(execution), timeout=300)
+    assert end["type"] == "ExecutionSucceeded", end["details"]
+
+    previous = None
+    for stage in STAGES:
+        manifest = read_manifest(s3, workflow["bucket"], execution, stage)
+        assert (manifest["stage"], manifest["executionId"]) == (stage, execution)
+        if previous is not None:
+            assert manifest["metrics"]["recordsIn"] == previous["recordCount"]
+        previous = manifest
+    etl = read_manifest(s3, workflow["bucket"], execution, "ETL")
+    assert etl["recordCount"] > 0
+    assert first_record(s3, workflow["bucket"], etl)["metadata"]["programId"] == "queue-test"
+    # The pipe deleted the message once the execution succeeded: nothing is left to
+    # be received again, so nothing can reach the DLQ, and no second execution ran.
+    wait_for(lambda: queue_depth(sqs, workflow["queue_url"]) == 0)
+    assert queue_depth(sqs, workflow["dlq_url"]) == 0
+    assert len(started()) == 1
 
 
 def test_retryable_fault_is_retried_and_the_execution_succeeds(
