@@ -28,6 +28,8 @@ import traceback
 from typing import Any
 
 END_MARKER = "\x1eCEAP-LAMBDA-END "
+#: Marker id printed once the init phase (handler import) is over.
+INIT_DONE = "INIT"
 
 
 class LambdaContext:
@@ -111,6 +113,12 @@ def main(argv: list[str]) -> int:
     except _InitError as exc:
         print(f"[ERROR] {exc.error_type}: {exc.message}", file=sys.stderr)
         init_error = _error(exc.error_type, exc.message)
+    # The init phase ends here: flush its output (stdout to a pipe is block-buffered)
+    # and say so, so the parent stamps START after it, as AWS logs INIT before START.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sys.stdout.write("\n" + END_MARKER + INIT_DONE + "\n")
+    sys.stdout.flush()
 
     for line in requests:
         request = json.loads(line)

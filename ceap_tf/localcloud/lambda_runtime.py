@@ -176,12 +176,25 @@ class _Worker:
             with self._cond:
                 if line.startswith(lambda_bootstrap.END_MARKER):
                     self._ended.add(line[len(lambda_bootstrap.END_MARKER) :])
+                    # Markers start on a fresh line: drop the empty line that made it.
+                    if self._lines and self._lines[-1][1] == "":
+                        self._lines.pop()
                 else:
                     self._lines.append((_now_ms(), line))
                 self._cond.notify_all()
         with self._cond:
             self._ended.add("*")
             self._cond.notify_all()
+
+    def wait_initialised(self, timeout_s: float) -> None:
+        """Wait until the handler module is imported (or the process ended)."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while not self._ended & {lambda_bootstrap.INIT_DONE, "*"}:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._cond.wait(remaining)
 
     def take_lines(self, request_id: str | None) -> list[tuple[int, str]]:
         """Lines printed so far; with a request id, wait (briefly) for its end marker."""
@@ -258,6 +271,7 @@ class LambdaRuntime:
             )
         )
         worker = self._acquire(spec)
+        worker.wait_initialised(spec.timeout_s)
         if self._tracker is not None:
             self._tracker.begin(spec.function_name, request_id)
         started = time.monotonic()
@@ -281,6 +295,10 @@ class LambdaRuntime:
             (_now_ms(), f"END RequestId: {request_id}"),
             (_now_ms(), report),
         ]
+        # Output printed while the environment started (module import, before this
+        # invoke) is older than START: order by time, as AWS logs the init phase
+        # first and PutLogEvents refuses an unordered batch. The sort is stable.
+        log_lines.sort(key=lambda line: line[0])
         self._release(worker, reusable)
         self._log_sink(spec, worker.log_stream, log_lines)
         return InvocationResult(

@@ -168,6 +168,24 @@ def test_logs_reach_the_function_log_group(
     assert any(m.startswith(f"REPORT RequestId: {result['request_id']}") for m in messages)
 
 
+def test_output_printed_at_import_is_logged_before_start(
+    client: Callable[..., Any], make_function: Callable[..., str]
+) -> None:
+    # The environment is started (and the module imported) before the first invoke,
+    # so init output is older than START: AWS logs it first, and so must we (an
+    # unordered batch is refused by PutLogEvents and failed the invocation).
+    app = 'print("cold start: loading model")\n' + APP
+    name = make_function({"app.py": app})
+    response, result = _invoke(client("lambda"), name, {"marker": "init"})
+
+    assert "FunctionError" not in response, result
+    assert result["calls"] == 1
+    messages = log_messages(client("logs"), f"/aws/lambda/{name}")
+    init = messages.index("cold start: loading model")
+    start = next(i for i, m in enumerate(messages) if m.startswith("START RequestId:"))
+    assert init < start
+
+
 def test_event_invocation_runs_in_the_background(
     client: Callable[..., Any], make_function: Callable[..., str]
 ) -> None:
