@@ -12,6 +12,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import itertools
+import operator
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -26,6 +28,9 @@ GZIP_MAGIC = b"\x1f\x8b"
 READ_CHUNK_BYTES = 1024 * 1024
 #: A single line longer than this is refused (a file without newlines must not eat memory).
 MAX_LINE_BYTES = 16 * 1024 * 1024
+_WITHOUT_NEWLINE = operator.itemgetter(slice(None, -1))
+#: Lines per list from ``LineSource.batches`` for sources given as lines (not files).
+LINES_PER_BATCH = 1024
 
 
 class _Prepended(io.RawIOBase):
@@ -65,24 +70,28 @@ def maybe_gunzip(stream: BinaryIO) -> BinaryIO:
 
 
 def iter_stream_lines(stream: BinaryIO, name: str) -> Iterator[list[bytes]]:
-    """Yield lists of lines (without the newline) read chunk by chunk from ``stream``."""
+    """Yield lists of lines (without the newline) read chunk by chunk from ``stream``.
+
+    ``BytesIO.readlines`` finds the newlines with ``memchr``; ``bytes.split`` compares
+    byte by byte, which measured 2x slower per line even with the newlines then cut off.
+    """
     rest = b""
     try:
         while True:
             chunk = stream.read(READ_CHUNK_BYTES)
             if not chunk:
                 break
+            lines = io.BytesIO(chunk).readlines()  # never empty: chunk is not
             if rest:
-                chunk = rest + chunk
-            lines = chunk.split(b"\n")
-            rest = lines.pop()
+                lines[0] = rest + lines[0]
+            rest = b"" if lines[-1].endswith(b"\n") else lines.pop()
             if len(rest) > MAX_LINE_BYTES:
                 raise StageInputError(
                     f"{name}: a line is longer than {MAX_LINE_BYTES} bytes; "
                     "is it JSON Lines (one object per line)?"
                 )
             if lines:
-                yield lines
+                yield list(map(_WITHOUT_NEWLINE, lines))
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise StageInputError(f"{name}: not a readable gzip stream ({exc})") from None
     if rest:
@@ -127,6 +136,21 @@ class LineSource:
         if self._lines is not None:
             yield from self._lines
             return
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[list[bytes]]:
+        """The same lines in lists (one per read chunk), for the stages' hot loops.
+
+        A consumer loops over each list itself (``for batch in source.batches(): for
+        line in batch:``): one generator step per chunk instead of two per line. Line
+        numbers (for ``locate``) count the lines of the lists in order, as ``__iter__``.
+        """
+        if self._lines is not None:
+            lines = iter(self._lines)
+            while batch := list(itertools.islice(lines, LINES_PER_BATCH)):
+                yield batch
+            return
         total = 0
         for name, opener in self._objects:
             self._marks.append((total, name))
@@ -134,7 +158,7 @@ class LineSource:
             try:
                 for batch in iter_stream_lines(stream, name):
                     total += len(batch)
-                    yield from batch
+                    yield batch
             finally:
                 stream.close()
 
@@ -154,9 +178,15 @@ class LineSource:
 
 
 class LineSink(Protocol):
-    """Where a stage writes serialized records (one JSON document plus newline each)."""
+    """Where a stage writes serialized records (one JSON document plus newline each).
+
+    ``write_lines(lines)`` is ``write(line + b"\n")`` for each line (records without
+    their newline, none containing one), in one call.
+    """
 
     def write(self, line: bytes) -> None: ...
+
+    def write_lines(self, lines: list[bytes]) -> None: ...
 
 
 class ListSink:
@@ -165,6 +195,9 @@ class ListSink:
     def __init__(self) -> None:
         self.lines: list[bytes] = []
         self.write = self.lines.append
+
+    def write_lines(self, lines: list[bytes]) -> None:
+        self.lines.extend(line + b"\n" for line in lines)
 
     def records(self) -> list[Any]:
         return [orjson.loads(line) for line in self.lines]
@@ -193,15 +226,20 @@ class ObjectUpload(Protocol):
 class PartWriter:
     """Rolling JSON Lines output with one bounded buffer.
 
-    ``write`` takes one serialized record ending in a newline. Lines are appended to
-    one bytearray; at ``chunk_bytes`` it is handed to the current object as one
-    chunk. The object is finished at ``max_bytes`` (checked per chunk) or exactly at
-    ``max_records``, and the next part is started. ``close`` finishes the last
-    object; with ``always_one`` an output with no records still produces one empty
-    object (the contract's zero-record case).
+    ``write`` takes one serialized record ending in a newline; ``write_lines`` takes a
+    list of records without their newlines (a stage's output for one input batch)
+    and has exactly the effect of ``write(line + b"\n")`` for each. Lines are
+    appended to one bytearray; at ``chunk_bytes`` it is handed to the current object
+    as one chunk. The object is finished at ``max_bytes`` (checked per chunk) or
+    exactly at ``max_records``, and the next part is started. ``close`` finishes the
+    last object; with ``always_one`` an output with no records still produces one
+    empty object (the contract's zero-record case).
 
-    ``write`` is a closure over local state rather than a method: it runs once per
-    record, so it does as little as possible (append, count, compare). One bytearray
+    ``write`` and ``write_lines`` are closures over local state rather than methods:
+    they run once per record or batch, so they do as little as possible (append,
+    count, compare). ``write_lines`` joins its list once and appends it (one buffer
+    extension per batch rather than per record); only the batch that reaches a chunk
+    or record limit is cut at the record where ``write`` would have cut. One bytearray
     (rather than a list of line objects) keeps the heap unfragmented: memory is the
     buffer plus one copy of it while a chunk is handed over.
     """
@@ -230,9 +268,11 @@ class PartWriter:
         self.objects: list[WrittenObject] = []
         self.count = 0  # records handed over so far (all of them after close)
         self._closed = False
-        self.write, self._buffered = self._make_write()
+        self.write, self.write_lines, self._buffered = self._make_write()
 
-    def _make_write(self) -> tuple[Callable[[bytes], None], Callable[[], int]]:
+    def _make_write(
+        self,
+    ) -> tuple[Callable[[bytes], None], Callable[[list[bytes]], None], Callable[[], int]]:
         buf = self._buf
         extend = buf.extend
         chunk = self._chunk_bytes
@@ -248,11 +288,34 @@ class PartWriter:
                 check_at = settle(count)
                 count = 0
 
+        def write_lines(lines: list[bytes]) -> None:
+            """``write(line + b"\n")`` for each line: the same objects, chunks and counts."""
+            nonlocal count, check_at
+            while lines:
+                room = check_at - count  # records until the object is full (>= 1)
+                part = lines if len(lines) < room else lines[:room]
+                joined = b"\n".join(part)
+                due = chunk - len(buf)  # bytes until the chunk is handed over (>= 1)
+                if len(joined) + 1 < due and len(part) < room:  # neither limit reached
+                    extend(joined)
+                    extend(b"\n")
+                    count += len(part)
+                    return
+                # A limit is reached within ``part``: take the records up to the first
+                # one that reaches it, exactly where ``write`` would have settled.
+                data = joined + b"\n"
+                cut = data.find(b"\n", due - 1) + 1 if len(data) >= due else len(data)
+                taken = data.count(b"\n", 0, cut)
+                extend(data[:cut])
+                check_at = settle(count + taken)
+                count = 0
+                lines = lines[taken:]
+
         def buffered() -> int:
             """Records in the buffer now (read by ``close``)."""
             return count
 
-        return write, buffered
+        return write, write_lines, buffered
 
     def _take(self, count: int) -> bytes:
         data = bytes(self._buf)

@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from ceap_stages import config
+from ceap_stages import config, malloc
 from ceap_stages.aws import Clients
 from ceap_stages.contract import FILTER
 from ceap_stages.errors import StageInputError
@@ -119,56 +119,156 @@ def trust_rule(max_fraud_risk: float) -> Rule:
     return trust
 
 
-def build_chain(settings: FilterSettings, reference: str) -> list[tuple[str, Rule]]:
-    """The rules in order, as (filterId, rule) pairs."""
-    return [
+#: What ``Chain.first_failure`` returns for a rejected candidate: (filterId, reasonCode).
+Failure = tuple[str, str]
+
+
+class Chain(list[tuple[str, Rule]]):
+    """The rules in order as (filterId, rule) pairs, and the same rules fused.
+
+    ``first_failure(attrs)`` is ``(filterId, reasonCode)`` of the first rule the
+    attributes fail, or None: the chain as one function (no call per rule, no
+    allocation per candidate), for the streaming loop. It does exactly what the rules
+    do, in the same order, so it raises the same errors on malformed candidates.
+    """
+
+    def __init__(
+        self, rules: list[tuple[str, Rule]], first_failure: Callable[[dict[str, Any]], Any]
+    ) -> None:
+        super().__init__(rules)
+        self.first_failure: Callable[[dict[str, Any]], Failure | None] = first_failure
+
+
+def _fused(reference: str, max_days: int, min_order_value: float, max_fraud_risk: float) -> Any:
+    """The four rules below as one function (see ``Chain``)."""
+    oldest = (date.fromisoformat(reference) - timedelta(days=max_days)).isoformat()
+    opted_out, no_channel = ("eligibility", OPTED_OUT), ("eligibility", NO_ELIGIBLE_CHANNEL)
+    not_delivered, too_old = ("timing", NOT_DELIVERED), ("timing", DELIVERY_TOO_OLD)
+    below_min, high_risk = ("business", BELOW_MIN_ORDER_VALUE), ("trust", HIGH_FRAUD_RISK)
+
+    def first_failure(attrs: dict[str, Any]) -> Failure | None:
+        if attrs["optedOut"] is True:
+            return opted_out
+        if True not in attrs["channelEligibility"].values():
+            return no_channel
+        delivered = attrs.get("deliveryDate")
+        if delivered is None:
+            return not_delivered
+        day = delivered[:10]
+        if day > reference:
+            return not_delivered
+        if day < oldest:
+            return too_old
+        if attrs["orderValue"] < min_order_value:
+            return below_min
+        risk = attrs.get("fraudRisk")
+        if risk is not None and risk >= max_fraud_risk:
+            return high_risk
+        return None
+
+    return first_failure
+
+
+def build_chain(settings: FilterSettings, reference: str) -> Chain:
+    """The rules in order, as (filterId, rule) pairs (and fused, see ``Chain``)."""
+    rules = [
         ("eligibility", eligibility_rule()),
         ("timing", timing_rule(reference, settings.max_days_since_delivery)),
         ("business", business_rule(settings.min_order_value)),
         ("trust", trust_rule(settings.max_fraud_risk)),
     ]
+    fused = _fused(
+        reference,
+        settings.max_days_since_delivery,
+        settings.min_order_value,
+        settings.max_fraud_risk,
+    )
+    return Chain(rules, fused)
+
+
+def sequential(chain: list[tuple[str, Rule]]) -> Callable[[dict[str, Any]], Failure | None]:
+    """``first_failure`` for any chain: each rule in turn (what ``Chain`` fuses)."""
+
+    def first_failure(attrs: dict[str, Any]) -> Failure | None:
+        for filter_id, rule in chain:
+            reason = rule(attrs)
+            if reason is not None:
+                return filter_id, reason
+        return None
+
+    return first_failure
+
+
+_CLOSE = ord("}")
+
+
+def _first_failure(chain: list[tuple[str, Rule]]) -> Callable[[dict[str, Any]], Failure | None]:
+    return chain.first_failure if isinstance(chain, Chain) else sequential(chain)
 
 
 def evaluate(candidate: dict[str, Any], chain: list[tuple[str, Rule]]) -> dict[str, str] | None:
     """``{"filterId", "reasonCode"}`` of the first rule ``candidate`` fails, or None."""
-    attrs = candidate["attributes"]
-    for filter_id, rule in chain:
-        reason = rule(attrs)
-        if reason is not None:
-            return {"filterId": filter_id, "reasonCode": reason}
-    return None
+    failed = _first_failure(chain)(candidate["attributes"])
+    return None if failed is None else {"filterId": failed[0], "reasonCode": failed[1]}
 
 
 def run_chain(
     source: LineSource, out: LineSink, rejected: LineSink, chain: list[tuple[str, Rule]]
 ) -> StageOutcome:
-    """Stream candidate lines through ``chain``: passes to ``out``, rejections to ``rejected``."""
-    loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
-    write, reject = out.write, rejected.write
+    """Stream candidate lines through ``chain``: passes to ``out``, rejections to ``rejected``.
+
+    A passed candidate is its input line. A rejected one is its input line with
+    ``,"rejection":{...}`` inserted before the last byte when that byte is ``}``: it
+    closes the top-level object (a non-empty one: it has ``attributes``), so the key
+    is appended as ``dict`` insertion would, and the line parses to the candidate plus
+    its rejection. Otherwise (trailing whitespace, an existing ``rejection``) the
+    candidate is serialized again.
+    """
+    malloc.tune()
+    loads, dumps, fragment = orjson.loads, orjson.dumps, orjson.Fragment
+    first_failure = _first_failure(chain)
+    write_lines, reject_lines = out.write_lines, rejected.write_lines
+    failures: dict[Failure, int] = {}  # in order of first occurrence
+    rejections: dict[Failure, tuple[orjson.Fragment, bytes]] = {}  # value, line ending
+    n = 0
+    for batch in source.batches():
+        passed: list[bytes] = []
+        failed_lines: list[bytes] = []
+        add = passed.append
+        for line in batch:
+            if not line:
+                continue
+            n += 1
+            try:
+                candidate = loads(line)
+                failed = first_failure(candidate["attributes"])
+            except orjson.JSONDecodeError as exc:
+                raise StageInputError(f"{source.locate(n)}: not valid JSON ({exc})") from None
+            except (KeyError, TypeError, AttributeError) as exc:
+                raise StageInputError(
+                    f"{source.locate(n)}: not a candidate ({type(exc).__name__}: {exc})"
+                ) from None
+            if failed is None:
+                add(line)
+                continue
+            rejection = rejections.get(failed)
+            if rejection is None:
+                body = dumps({"filterId": failed[0], "reasonCode": failed[1]})
+                rejection = rejections[failed] = (fragment(body), b',"rejection":' + body + b"}")
+            if line[-1] == _CLOSE and "rejection" not in candidate:
+                failed_lines.append(line[:-1] + rejection[1])
+            else:
+                candidate["rejection"] = rejection[0]
+                failed_lines.append(dumps(candidate))
+            failures[failed] = failures.get(failed, 0) + 1
+        write_lines(passed)
+        if failed_lines:
+            reject_lines(failed_lines)
     by_reason: dict[str, int] = {}
     by_filter = dict.fromkeys((filter_id for filter_id, _ in chain), 0)
-    n = 0
-    for line in source:
-        if not line:
-            continue
-        n += 1
-        try:
-            candidate = loads(line)
-            rejection = evaluate(candidate, chain)
-        except orjson.JSONDecodeError as exc:
-            raise StageInputError(f"{source.locate(n)}: not valid JSON ({exc})") from None
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise StageInputError(
-                f"{source.locate(n)}: not a candidate ({type(exc).__name__}: {exc})"
-            ) from None
-        if rejection is None:
-            write(line + b"\n")
-            continue
-        candidate["rejection"] = rejection
-        reject(dumps(candidate, option=newline))
-        reason = rejection["reasonCode"]
-        by_reason[reason] = by_reason.get(reason, 0) + 1
-        by_filter[rejection["filterId"]] += 1
+    for (filter_id, reason), count in failures.items():
+        by_reason[reason] = by_reason.get(reason, 0) + count
+        by_filter[filter_id] += count
     passed_by_filter: dict[str, int] = {}
     reaching = n
     for filter_id, _ in chain:

@@ -30,10 +30,33 @@ prior responses raise the score.
 
 The model is loaded once per execution environment (S3 override: once per bucket
 and key); a new model file takes effect in new execution environments.
+
+Output: each candidate line is written back with the score added; what the next
+stage parses is exactly the parsed candidate with ``scores[modelId]`` set. Rather
+than serializing the whole candidate again, the entry is spliced into the input
+bytes when that is provably the same:
+
+- ``"scores"`` absent and the line ends with ``}``: that byte closes the top-level
+  object (a non-empty one: the candidate has ``attributes``), so
+  ``,"scores":{...}`` goes before it: the key is appended, as ``dict`` insertion
+  would.
+- The line has no backslash and ends with ``"scores":{}`` + ``,"<key>":<value>}``
+  (or ``"scores":{}}``), checked byte for byte against the tail of an earlier
+  line or one serialized from this candidate. Without a backslash every ``"`` in
+  the line delimits a string, so the ``"`` opening that tail opens a string (after a
+  closing one, ``s`` would be invalid JSON): ``scores`` is a key whose value is
+  ``{}``, the members after it end at the line's last ``}``, which closes the
+  top-level object: it is the top-level ``scores`` (the last one, if the key is
+  repeated, whose value is the one parsed). The entry goes inside its ``{}``.
+
+Anything else (existing scores, ``scores`` elsewhere in the line, escapes) is the
+candidate parsed, updated and serialized again. Either way the line parses to the
+same object; for lines written by orjson (ETL, Filter) even the bytes are the same.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,7 +66,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import ClientError
 
-from ceap_stages import config
+from ceap_stages import config, malloc
 from ceap_stages.aws import Clients, error_code
 from ceap_stages.contract import SCORE
 from ceap_stages.errors import StageConfigError, StageInputError
@@ -138,7 +161,7 @@ def shipped_model(name: str = DEFAULT_MODEL) -> Model:
 _EXPRESSIONS = {
     IDENTITY: "raw + 0.0",
     LOG1P: "log1p(raw) if raw > 0 else 0.0",
-    COUNT_TRUE: "list(raw.values()).count(True)",
+    COUNT_TRUE: "[*raw.values()].count(True)",
     DECAY: "1.0 / (1.0 + raw / {scale!r}) if raw > 0 else 1.0",
 }
 
@@ -150,6 +173,21 @@ def compile_model(model: Model) -> tuple[str, Any]:
     no loop, no lookups of the model per candidate. Only validated values enter
     the source: numbers as ``repr`` of finite floats and keys as ``repr`` of strings,
     so a model file cannot inject code.
+
+    Three shortcuts leave every result bit for bit the same:
+
+    - a missing feature whose ``weight * default`` is zero adds nothing (``z + 0.0``
+      is ``z``, up to the sign of a zero, which ``exp`` ignores);
+    - consecutive features under the same object (``attributes.enrichment.*``) are
+      only looked up when that object is a non-empty dict: otherwise all of them are
+      missing;
+    - ``round(v, 6)`` (a decimal conversion, the costliest step) is ``k / 1e6`` with
+      ``k = round(v * 1e6)`` whenever ``v * 1e6`` is within 0.4999 of ``k``. For
+      0 < v <= 1 the product is exact to within 6e-11, so ``k`` is then the one
+      integer nearest the exact ``v * 10**6``: the ``k`` that ``round(v, 6)``
+      takes, which it returns as the double nearest ``k / 10**6``, as the correctly
+      rounded division ``k / 1e6`` does. Within 0.0001 of a half the code calls
+      ``round(v, 6)`` itself.
     """
     lines = ["def score(candidate):"]
     names: dict[tuple[str, ...], str] = {(): "candidate"}
@@ -164,21 +202,17 @@ def compile_model(model: Model) -> tuple[str, Any]:
                 names[prefix] = name
     lines.append(f"    z = {float(model.intercept)!r}")
     lines.append("    present = 0")
-    for feature in model.features:
-        code = TRANSFORMS[feature.transform]
-        expression = _EXPRESSIONS[code].format(scale=float(feature.scale))
-        lines += [
-            f"    raw = {names[feature.path[:-1]]}.get({feature.path[-1]!r})",
-            "    if raw is None:",
-            f"        z += {float(feature.weight * feature.default)!r}",
-            "    else:",
-            "        present += 1",
-            f"        z += {float(feature.weight)!r} * ({expression})",
-        ]
+    for parent, group in itertools.groupby(model.features, key=lambda f: f.path[:-1]):
+        lines += _group_source(names[parent], list(group), guarded=bool(parent))
     lines += [
         f"    if z > {Z_LIMIT!r}: z = {Z_LIMIT!r}",
         f"    elif z < {-Z_LIMIT!r}: z = {-Z_LIMIT!r}",
-        '    return {"value": round(1.0 / (1.0 + exp(-z)), 6), "confidence": CONFIDENCE[present]}',
+        "    v = 1.0 / (1.0 + exp(-z))",
+        "    y = v * 1e6",  # round(v, 6) without its decimal conversion, see the docstring
+        "    k = round(y)",
+        "    if -0.4999 < y - k < 0.4999:",
+        '        return {"value": k / 1e6, "confidence": CONFIDENCE[present]}',
+        '    return {"value": round(v, 6), "confidence": CONFIDENCE[present]}',
     ]
     source = "\n".join(lines) + "\n"
     k = len(model.features)
@@ -190,6 +224,35 @@ def compile_model(model: Model) -> tuple[str, Any]:
     }
     exec(compile(source, f"<model {model.model_id}>", "exec"), namespace)
     return source, namespace["score"]
+
+
+def _group_source(parent: str, features: list[Feature], *, guarded: bool) -> list[str]:
+    """Source lines for consecutive ``features`` read from the same ``parent`` object.
+
+    ``guarded`` (the parent is a nested object, always a dict here): look the
+    features up only when it is non-empty, else add the missing features' constants.
+    """
+    indent = "        " if guarded else "    "
+    present: list[str] = []
+    missing: list[str] = []
+    for feature in features:
+        code = TRANSFORMS[feature.transform]
+        expression = _EXPRESSIONS[code].format(scale=float(feature.scale))
+        constant = float(feature.weight * feature.default)
+        present.append(f"raw = {parent}.get({feature.path[-1]!r})")
+        if constant:
+            present += ["if raw is None:", f"    z += {constant!r}", "else:"]
+            missing.append(f"z += {constant!r}")
+        else:
+            present.append("if raw is not None:")
+        present += ["    present += 1", f"    z += {float(feature.weight)!r} * ({expression})"]
+    if not guarded:
+        return [indent + line for line in present]
+    return (
+        [f"    if {parent}:"]
+        + [indent + line for line in present]
+        + (["    else:"] + [indent + line for line in missing] if missing else [])
+    )
 
 
 class Scorer:
@@ -209,32 +272,59 @@ _EMPTY: dict[str, Any] = {}
 
 
 def score_lines(source: LineSource, out: LineSink, scorer: Scorer) -> StageOutcome:
-    """Stream candidate lines from ``source``, add the model's score, write to ``out``."""
-    loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
-    write, score, model_id = out.write, scorer._score, scorer.model_id
+    """Stream candidate lines from ``source``, add the model's score, write to ``out``.
+
+    The output lines are spliced where that is provably the same (module docstring).
+    """
+    malloc.tune()
+    loads, dumps = orjson.loads, orjson.dumps
+    write_lines, score, model_id = out.write_lines, scorer._score, scorer.model_id
+    key = dumps(model_id) + b":"  # "<modelId>":
+    tail = b"\x00"  # the last '"scores":{}...}' tail seen (none yet: matches no line)
+    rest, after = b"", 0
     n = 0
     total = 0.0
-    for line in source:
-        if not line:
-            continue
-        n += 1
-        try:
-            candidate = loads(line)
-            result = score(candidate)
-            scores = candidate.get("scores")
-            if scores is None:
+    for batch in source.batches():
+        scored: list[bytes] = []
+        add = scored.append
+        for line in batch:
+            if not line:
+                continue
+            n += 1
+            try:
+                candidate = loads(line)
+                result = score(candidate)
+            except orjson.JSONDecodeError as exc:
+                raise StageInputError(f"{source.locate(n)}: not valid JSON ({exc})") from None
+            except (KeyError, TypeError, AttributeError) as exc:
+                raise StageInputError(
+                    f"{source.locate(n)}: a model feature has the wrong type "
+                    f"({type(exc).__name__}: {exc}); features must be numbers "
+                    "(count_true: an object)"
+                ) from None
+            total += result["value"]
+            if line.endswith(tail) and line.find(b"\\") < 0:
+                add(b"".join((line[:-after], key, dumps(result), rest)))
+                continue
+            scores = candidate.get("scores", _ABSENT)
+            if scores is _ABSENT:
+                if candidate and line[-1] == _CLOSE:  # closes the object: append the key
+                    add(b"".join((line[:-1], b',"scores":{', key, dumps(result), b"}}")))
+                    continue
+                candidate["scores"] = {model_id: result}
+            elif scores is None:
                 candidate["scores"] = {model_id: result}
             else:
+                if scores == {} and line.find(b"\\") < 0:
+                    found = _scores_tail(candidate)
+                    if line.endswith(found):
+                        tail, rest = found, found[10:]  # rest: after '"scores":{'
+                        after = len(rest)
+                        add(b"".join((line[:-after], key, dumps(result), rest)))
+                        continue
                 scores[model_id] = result
-        except orjson.JSONDecodeError as exc:
-            raise StageInputError(f"{source.locate(n)}: not valid JSON ({exc})") from None
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise StageInputError(
-                f"{source.locate(n)}: a model feature has the wrong type "
-                f"({type(exc).__name__}: {exc}); features must be numbers (count_true: an object)"
-            ) from None
-        total += result["value"]
-        write(dumps(candidate, option=newline))
+            add(dumps(candidate))
+        write_lines(scored)
     return StageOutcome(
         records_in=n,
         metrics={
@@ -244,6 +334,22 @@ def score_lines(source: LineSource, out: LineSink, scorer: Scorer) -> StageOutco
             "meanValue": round(total / n, 6) if n else None,
         },
     )
+
+
+_ABSENT = object()
+_CLOSE = ord("}")
+
+
+def _scores_tail(candidate: dict[str, Any]) -> bytes:
+    """``"scores":{}`` and the members after it as orjson writes them, when ``scores``
+    is the last or last but one key (else bytes that no line ends with)."""
+    last = next(reversed(candidate))
+    if last == "scores":
+        return b'"scores":{}}'
+    keys = list(candidate)
+    if len(keys) < 2 or keys[-2] != "scores":
+        return b"\x00"
+    return b'"scores":{},' + orjson.dumps(last) + b":" + orjson.dumps(candidate[last]) + b"}"
 
 
 class ScoreStage(Stage):
