@@ -1398,7 +1398,7 @@ class _Run:
                 f"{self.args.previous_stage} manifest says {expected} records but its data "
                 f"objects hold {total} non-blank lines"
             )
-        self.metrics.update(inputRecordCount=total, candidatesRejected=total - ok)
+        self.metrics.update(recordsIn=total, candidatesRejected=total - ok)
         if ok:
             self.metrics.update(
                 referenceDayFirst=_day(summary["low"]).isoformat(),
@@ -1492,11 +1492,15 @@ class _Run:
     def _finish(self, parts: list[PartInfo], rejected: list[PartInfo]) -> Outcome:
         """Write the manifest last: a reader never sees one whose parts are missing."""
         args = self.args
+        # recordsIn/recordsOut/rejected/durationMs are the keys every stage's manifest
+        # carries (docs/ARCHITECTURE.md); the rest is this job's own detail.
         self.metrics.update(
+            recordsOut=sum(p.count for p in parts),
+            rejected=sum(p.count for p in rejected),
+            durationMs=round((time.monotonic() - self.started) * 1000),
             enrichedCount=sum(p.flagged for p in parts),
             outputParts=len(parts),
             phaseSecondsCumulative=self.phases,
-            durationSeconds=round(time.monotonic() - self.started, 3),
         )
         manifest = contract.Manifest(
             stage=args.current_stage,

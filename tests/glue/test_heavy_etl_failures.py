@@ -67,6 +67,10 @@ def test_corrupt_rows_are_counted_and_written_with_their_reason(local: Location,
     manifest = local.manifest("E5")
     assert manifest.recordCount == 4
     assert manifest.rejectedCount == len(BAD_CANDIDATES) + len(BAD_HISTORY) == 12
+    # the metric keys every stage's manifest carries (docs/ARCHITECTURE.md)
+    assert manifest.metrics["recordsIn"] == 4 + len(BAD_CANDIDATES)
+    assert (manifest.metrics["recordsOut"], manifest.metrics["rejected"]) == (4, 12)
+    assert manifest.metrics["durationMs"] > 0
     assert all(
         k.startswith(contract.stage_prefix("E5", "HeavyETL") + "rejected/part-")
         for k in manifest.rejectedKeys

@@ -11,7 +11,7 @@ from ceap_stages import contract
 
 pytestmark = SPARK
 
-VOLATILE = {"ioMode", "durationSeconds", "phaseSecondsCumulative"}
+VOLATILE = {"ioMode", "durationMs", "phaseSecondsCumulative"}
 
 
 def _stable(manifest: contract.Manifest) -> dict[str, Any]:
