@@ -127,12 +127,12 @@ def run_one(kind: str, input_path: Path, out_dir: Path) -> dict[str, Any]:
         start = time.process_time()
         outcome = score.score_lines(source, out, scorer)
     elif kind in ("roundtrip_with_io", "roundtrip_raw_with_io"):
-        loads, dumps = orjson.loads, orjson.dumps
+        loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
         write_lines = out.write_lines
         n = 0
         start = time.process_time()
         for batch in source.batches():
-            write_lines([dumps(loads(line)) for line in batch])
+            write_lines([dumps(loads(line), option=newline) for line in batch])
             n += len(batch)
         outcome = None
     else:

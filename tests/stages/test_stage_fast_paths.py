@@ -80,11 +80,11 @@ def recording_writer(log: list[tuple[str, str, bytes]], **limits: int) -> PartWr
 @pytest.mark.parametrize("batch", [1, 7, 100, 5000])
 def test_write_lines_hands_over_the_same_chunks_and_objects_as_write(limits, batch) -> None:
     rng = random.Random(batch)
-    lines = [b"x" * rng.randrange(0, 40) + b"%d" % i for i in range(2110)]
+    lines = [b"x" * rng.randrange(0, 40) + b"%d\n" % i for i in range(2110)]
     by_line: list[tuple[str, str, bytes]] = []
     one = recording_writer(by_line, **limits)
     for line in lines:
-        one.write(line + b"\n")
+        one.write(line)
     by_batch: list[tuple[str, str, bytes]] = []
     many = recording_writer(by_batch, **limits)
     for start in range(0, len(lines), batch):
@@ -97,10 +97,10 @@ def test_write_lines_hands_over_the_same_chunks_and_objects_as_write(limits, bat
 def test_write_lines_and_write_mix_in_order(tmp_path) -> None:
     writer = local_part_writer(tmp_path, max_records=4, chunk_bytes=10)
     writer.write(b"a\n")
-    writer.write_lines([b"b", b"c", b"d", b"e"])
+    writer.write_lines([b"b\n", b"c\n", b"d\n", b"e\n"])
     writer.write(b"f\n")
     writer.write_lines([])
-    writer.write_lines([b"g"])
+    writer.write_lines([b"g\n"])
     objects = writer.close()
     assert [o.records for o in objects] == [4, 3]
     data = b"".join((tmp_path / o.key).read_bytes() for o in objects)
@@ -111,25 +111,24 @@ def test_write_lines_and_write_mix_in_order(tmp_path) -> None:
 
 def test_list_sink_write_lines_is_write_per_line() -> None:
     sink = ListSink()
-    sink.write_lines([b"{}", b"[1]"])
-    assert sink.lines == [b"{}\n", b"[1]\n"]
+    sink.write_lines([b"{}\n", b"[1]\n"])
+    sink.write(b"2\n")
+    assert sink.lines == [b"{}\n", b"[1]\n", b"2\n"]
 
 
-def test_batches_are_the_lines_in_order_and_keep_line_numbers(tmp_path) -> None:
+def test_batches_are_the_lines_in_order_with_newlines_and_keep_line_numbers(tmp_path) -> None:
     (tmp_path / "a.jsonl").write_bytes(b"1\r\n2\n\n3")
     (tmp_path / "b.jsonl").write_bytes(b"4\n5\n")
     source = LineSource.from_files([tmp_path / "a.jsonl", tmp_path / "b.jsonl"])
-    assert [line for batch in source.batches() for line in batch] == [
-        b"1\r",
-        b"2",
-        b"",
-        b"3",
-        b"4",
-        b"5",
-    ]
+    batched = [line for batch in source.batches() for line in batch]
+    assert batched == [b"1\r\n", b"2\n", b"\n", b"3\n", b"4\n", b"5\n"]
     assert source.locate(5) == f"{tmp_path / 'b.jsonl'} line 1"
+    again = LineSource.from_files([tmp_path / "a.jsonl", tmp_path / "b.jsonl"])
+    assert list(again) == [line[:-1] for line in batched]  # sources are read once
     inline = LineSource.from_lines(iter([b"%d" % i for i in range(2500)]))
-    assert [len(batch) for batch in inline.batches()] == [1024, 1024, 452]
+    batches = list(inline.batches())
+    assert [len(batch) for batch in batches] == [1024, 1024, 452]
+    assert batches[2][-1] == b"2499\n"
 
 
 @pytest.mark.skipif(
@@ -251,10 +250,34 @@ def test_score_tail_cache_follows_changing_metadata() -> None:
     assert out == [orjson.dumps(e) + b"\n" for e in expected]
 
 
-def test_score_errors_keep_their_record_numbers() -> None:
-    lines = [orjson.dumps(c) for c in sample_candidates(3)] + [b'{"attributes":{"orderValue":']
-    with pytest.raises(StageInputError, match="record 4: not valid JSON"):
+def parse_error(line: bytes) -> str:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return str(exc)
+    raise AssertionError(line)
+
+
+CUT_SHORT = b'{"attributes":{"orderValue":'  # orjson's message counts its position
+
+
+def test_errors_keep_their_record_numbers_and_orjson_messages() -> None:
+    lines = [orjson.dumps(c) for c in sample_candidates(3)] + [b"", CUT_SHORT]
+    # Filter and Score number the non-empty records (as they always have), ETL every line.
+    expected = f"input record 4: not valid JSON ({parse_error(CUT_SHORT)})"
+    with pytest.raises(StageInputError) as scored:
         score_all(lines)
+    assert str(scored.value) == expected
+    chain = filter_stage.build_chain(SETTINGS[0], "2024-05-31")
+    with pytest.raises(StageInputError) as filtered:
+        filter_stage.run_chain(LineSource.from_lines(lines), ListSink(), ListSink(), chain)
+    assert str(filtered.value) == expected
+    raw = [orjson.dumps(raw_event(f"C{i}")) for i in range(3)] + [b"", CUT_SHORT]
+    rejected = ListSink()
+    etl.transform(LineSource.from_lines(raw), ListSink(), rejected, RUN, etl.EtlSettings())
+    [bad] = rejected.records()
+    assert (bad["raw"], bad["rejection"]["line"]) == (CUT_SHORT.decode(), 5)
+    assert bad["rejection"]["detail"] == f"not valid JSON ({parse_error(CUT_SHORT)})"
 
 
 def test_fast_rounding_is_round_to_6_digits() -> None:

@@ -45,7 +45,7 @@ from ceap_stages import config, malloc
 from ceap_stages.aws import Clients
 from ceap_stages.contract import ETL
 from ceap_stages.errors import StageInputError
-from ceap_stages.jsonl import LineSink, LineSource
+from ceap_stages.jsonl import LineSink, LineSource, json_error
 from ceap_stages.keyset import KeySet
 from ceap_stages.runtime import Stage, StageJob, StageOutcome, make_handler
 
@@ -62,6 +62,7 @@ _NUMBER = (int, float)
 _OPTIONAL_STR = (str, type(None))
 _INVALID, _IN_RANGE, _OUT_OF_RANGE = 0, 1, 2
 _DATE_CACHE = 4096
+_NO_SCORES = orjson.Fragment(b"{}")  # "scores": {} as the streaming loop writes it
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,7 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
             )
         by_reason[reason] = by_reason.get(reason, 0) + 1
         record = {
-            "raw": line.decode("utf-8", "replace"),
+            "raw": line[:-1].decode("utf-8", "replace"),  # without the newline
             "rejection": {"reasonCode": reason, "source": where, "line": line_no, "detail": detail},
         }
         rejected.write(dumps(record, option=newline))
@@ -295,15 +296,15 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
         for batch in source.batches():
             candidates: list[bytes] = []
             add = candidates.append
-            for line in batch:
+            for line in batch:  # each ends in a newline
                 n += 1
                 try:
                     event = loads(line)
                 except decode_error as exc:
-                    if not line or line.isspace():  # never valid JSON: checked only here
+                    if line.isspace():  # never valid JSON: checked only here
                         blank += 1
                     else:
-                        bad(MALFORMED_JSON, line, f"not valid JSON ({exc})")
+                        bad(MALFORMED_JSON, line, f"not valid JSON ({json_error(line, exc)})")
                     continue
                 if run is None:
                     raise StageInputError(
@@ -406,11 +407,11 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
                     "context": context,
                     "subject": {"type": stype, "id": sid},
                     "attributes": attributes,
-                    "scores": {},
+                    "scores": _NO_SCORES,
                     "metadata": metadata,
                 }
-                add(dumps(candidate))
-                written += 1
+                add(dumps(candidate, option=newline))
+            written += len(candidates)
             write_lines(candidates)
     finally:
         keys.close()

@@ -36,7 +36,7 @@ from ceap_stages.aws import Clients
 from ceap_stages.contract import FILTER
 from ceap_stages.errors import StageInputError
 from ceap_stages.events import ExecutionRequest
-from ceap_stages.jsonl import LineSink, LineSource
+from ceap_stages.jsonl import LineSink, LineSource, json_error
 from ceap_stages.runtime import Stage, StageJob, StageOutcome, make_handler
 
 OPTED_OUT = "OPTED_OUT"
@@ -218,7 +218,7 @@ def run_chain(
     """Stream candidate lines through ``chain``: passes to ``out``, rejections to ``rejected``.
 
     A passed candidate is its input line. A rejected one is its input line with
-    ``,"rejection":{...}`` inserted before the last byte when that byte is ``}``: it
+    ``,"rejection":{...}`` inserted before its final ``}`` when it ends so: that ``}``
     closes the top-level object (a non-empty one: it has ``attributes``), so the key
     is appended as ``dict`` insertion would, and the line parses to the candidate plus
     its rejection. Otherwise (trailing whitespace, an existing ``rejection``) the
@@ -226,6 +226,7 @@ def run_chain(
     """
     malloc.tune()
     loads, dumps, fragment = orjson.loads, orjson.dumps, orjson.Fragment
+    newline = orjson.OPT_APPEND_NEWLINE
     first_failure = _first_failure(chain)
     write_lines, reject_lines = out.write_lines, rejected.write_lines
     failures: dict[Failure, int] = {}  # in order of first occurrence
@@ -235,15 +236,17 @@ def run_chain(
         passed: list[bytes] = []
         failed_lines: list[bytes] = []
         add = passed.append
-        for line in batch:
-            if not line:
-                continue
+        for line in batch:  # each ends in a newline
             n += 1
             try:
                 candidate = loads(line)
                 failed = first_failure(candidate["attributes"])
             except orjson.JSONDecodeError as exc:
-                raise StageInputError(f"{source.locate(n)}: not valid JSON ({exc})") from None
+                if line == b"\n":  # an empty line: skipped
+                    n -= 1
+                    continue
+                message = json_error(line, exc)
+                raise StageInputError(f"{source.locate(n)}: not valid JSON ({message})") from None
             except (KeyError, TypeError, AttributeError) as exc:
                 raise StageInputError(
                     f"{source.locate(n)}: not a candidate ({type(exc).__name__}: {exc})"
@@ -254,12 +257,13 @@ def run_chain(
             rejection = rejections.get(failed)
             if rejection is None:
                 body = dumps({"filterId": failed[0], "reasonCode": failed[1]})
-                rejection = rejections[failed] = (fragment(body), b',"rejection":' + body + b"}")
-            if line[-1] == _CLOSE and "rejection" not in candidate:
-                failed_lines.append(line[:-1] + rejection[1])
+                ending = b',"rejection":' + body + b"}\n"
+                rejection = rejections[failed] = (fragment(body), ending)
+            if line[-2] == _CLOSE and "rejection" not in candidate:
+                failed_lines.append(line[:-2] + rejection[1])
             else:
                 candidate["rejection"] = rejection[0]
-                failed_lines.append(dumps(candidate))
+                failed_lines.append(dumps(candidate, option=newline))
             failures[failed] = failures.get(failed, 0) + 1
         write_lines(passed)
         if failed_lines:

@@ -36,20 +36,22 @@ stage parses is exactly the parsed candidate with ``scores[modelId]`` set. Rathe
 than serializing the whole candidate again, the entry is spliced into the input
 bytes when that is provably the same:
 
-- ``"scores"`` absent and the line ends with ``}``: that byte closes the top-level
-  object (a non-empty one: the candidate has ``attributes``), so
-  ``,"scores":{...}`` goes before it: the key is appended, as ``dict`` insertion
-  would.
-- The line has no backslash and ends with ``"scores":{}`` + ``,"<key>":<value>}``
-  (or ``"scores":{}}``), checked byte for byte against the tail of an earlier
-  line or one serialized from this candidate. Without a backslash every ``"`` in
-  the line delimits a string, so the ``"`` opening that tail opens a string (after a
-  closing one, ``s`` would be invalid JSON): ``scores`` is a key whose value is
-  ``{}``, the members after it end at the line's last ``}``, which closes the
-  top-level object: it is the top-level ``scores`` (the last one, if the key is
+- ``"scores"`` absent and the line ends with ``}`` (before its newline): that
+  ``}`` closes the top-level object (a non-empty one: the candidate has
+  ``attributes``), so ``,"scores":{...}`` goes before it: the key is appended, as
+  ``dict`` insertion would.
+- The line ends with the tail ``"scores":{}`` + ``,"<key>":<value>}`` (or
+  ``"scores":{}}``) and its newline, checked byte for byte against the tail of an
+  earlier line or one serialized from this candidate, and the byte before that tail
+  is not a backslash. In valid JSON a ``"`` is either escaped (after a backslash)
+  or delimits a string, and a closing one cannot be followed by ``s``: so the
+  tail's first ``"`` opens the string ``scores`` (the next ``"`` follows an ``s``,
+  unescaped), a key whose value is ``{}``; the members after it (``<value>`` is
+  complete JSON, as serialized) end at the line's last ``}``, which closes the
+  top-level object. So it is the top-level ``scores`` (the last one, if the key is
   repeated, whose value is the one parsed). The entry goes inside its ``{}``.
 
-Anything else (existing scores, ``scores`` elsewhere in the line, escapes) is the
+Anything else (existing scores, ``scores`` not followed by exactly that tail) is the
 candidate parsed, updated and serialized again. Either way the line parses to the
 same object; for lines written by orjson (ETL, Filter) even the bytes are the same.
 """
@@ -70,7 +72,7 @@ from ceap_stages import config, malloc
 from ceap_stages.aws import Clients, error_code
 from ceap_stages.contract import SCORE
 from ceap_stages.errors import StageConfigError, StageInputError
-from ceap_stages.jsonl import LineSink, LineSource
+from ceap_stages.jsonl import LineSink, LineSource, json_error
 from ceap_stages.observability import subsegment
 from ceap_stages.runtime import Stage, StageJob, StageOutcome, make_handler
 
@@ -277,25 +279,27 @@ def score_lines(source: LineSource, out: LineSink, scorer: Scorer) -> StageOutco
     The output lines are spliced where that is provably the same (module docstring).
     """
     malloc.tune()
-    loads, dumps = orjson.loads, orjson.dumps
+    loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     write_lines, score, model_id = out.write_lines, scorer._score, scorer.model_id
     key = dumps(model_id) + b":"  # "<modelId>":
     tail = b"\x00"  # the last '"scores":{}...}' tail seen (none yet: matches no line)
-    rest, after = b"", 0
+    rest, after, before = b"", 0, -1
     n = 0
     total = 0.0
     for batch in source.batches():
         scored: list[bytes] = []
         add = scored.append
-        for line in batch:
-            if not line:
-                continue
+        for line in batch:  # each ends in a newline
             n += 1
             try:
                 candidate = loads(line)
                 result = score(candidate)
             except orjson.JSONDecodeError as exc:
-                raise StageInputError(f"{source.locate(n)}: not valid JSON ({exc})") from None
+                if line == b"\n":  # an empty line: skipped
+                    n -= 1
+                    continue
+                message = json_error(line, exc)
+                raise StageInputError(f"{source.locate(n)}: not valid JSON ({message})") from None
             except (KeyError, TypeError, AttributeError) as exc:
                 raise StageInputError(
                     f"{source.locate(n)}: a model feature has the wrong type "
@@ -303,27 +307,27 @@ def score_lines(source: LineSource, out: LineSink, scorer: Scorer) -> StageOutco
                     "(count_true: an object)"
                 ) from None
             total += result["value"]
-            if line.endswith(tail) and line.find(b"\\") < 0:
+            if line.endswith(tail) and line[before] != _BACKSLASH:
                 add(b"".join((line[:-after], key, dumps(result), rest)))
                 continue
             scores = candidate.get("scores", _ABSENT)
             if scores is _ABSENT:
-                if candidate and line[-1] == _CLOSE:  # closes the object: append the key
-                    add(b"".join((line[:-1], b',"scores":{', key, dumps(result), b"}}")))
+                if candidate and line[-2] == _CLOSE:  # closes the object: append the key
+                    add(b"".join((line[:-2], b',"scores":{', key, dumps(result), b"}}\n")))
                     continue
                 candidate["scores"] = {model_id: result}
             elif scores is None:
                 candidate["scores"] = {model_id: result}
             else:
-                if scores == {} and line.find(b"\\") < 0:
+                if scores == {}:
                     found = _scores_tail(candidate)
-                    if line.endswith(found):
+                    if line.endswith(found) and line[-len(found) - 1] != _BACKSLASH:
                         tail, rest = found, found[10:]  # rest: after '"scores":{'
-                        after = len(rest)
+                        after, before = len(rest), -len(found) - 1
                         add(b"".join((line[:-after], key, dumps(result), rest)))
                         continue
                 scores[model_id] = result
-            add(dumps(candidate))
+            add(dumps(candidate, option=newline))
         write_lines(scored)
     return StageOutcome(
         records_in=n,
@@ -338,18 +342,20 @@ def score_lines(source: LineSource, out: LineSink, scorer: Scorer) -> StageOutco
 
 _ABSENT = object()
 _CLOSE = ord("}")
+_BACKSLASH = ord("\\")
 
 
 def _scores_tail(candidate: dict[str, Any]) -> bytes:
-    """``"scores":{}`` and the members after it as orjson writes them, when ``scores``
-    is the last or last but one key (else bytes that no line ends with)."""
+    """``"scores":{}`` and the members after it as orjson writes them, and the newline,
+    when ``scores`` is the last or last but one key (else bytes no line ends with)."""
     last = next(reversed(candidate))
     if last == "scores":
-        return b'"scores":{}}'
+        return b'"scores":{}}\n'
     keys = list(candidate)
     if len(keys) < 2 or keys[-2] != "scores":
         return b"\x00"
-    return b'"scores":{},' + orjson.dumps(last) + b":" + orjson.dumps(candidate[last]) + b"}"
+    value = orjson.dumps(candidate[last])
+    return b'"scores":{},' + orjson.dumps(last) + b":" + value + b"}\n"
 
 
 class ScoreStage(Stage):
