@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ from e2ekit import (
     wait_for,
 )
 
+from ceap_stages.stages.score import Scorer, shipped_model
 from ceap_tf.samples.history import HistorySpec, write_history
 from ceap_tf.smoke import HISTORY_CUSTOMERS, HISTORY_ORDERS
 
@@ -32,10 +34,16 @@ def workflow(ceap: Ceap) -> dict[str, Any]:
     return ceap.workflow(NAME)
 
 
+@pytest.fixture(scope="module")
+def smoke_report(ceap: Ceap, workflow: dict[str, Any]) -> dict[str, Any]:
+    """`ceap-tf smoke batch --json`, run once: normal and empty input."""
+    return dict(ceap.json("smoke", NAME))
+
+
 def test_standard_normal_and_empty_runs_write_every_manifest(
-    ceap: Ceap, workflow: dict[str, Any], client: Callable[[str], Any]
+    smoke_report: dict[str, Any], workflow: dict[str, Any], client: Callable[[str], Any]
 ) -> None:
-    report = ceap.json("smoke", NAME)
+    report = smoke_report
     assert report["ok"] is True
     cases = {case["case"]: case for case in report["cases"]}
     assert set(cases) == {"normal", "empty"}
@@ -54,6 +62,39 @@ def test_standard_normal_and_empty_runs_write_every_manifest(
     assert runs
     assert {run["JobRunState"] for run in runs} == {"SUCCEEDED"}
     assert queue_depth(client("sqs"), workflow["dlq_url"]) == 0
+
+
+def test_score_consumes_the_glue_enrichment(
+    smoke_report: dict[str, Any], workflow: dict[str, Any], client: Callable[[str], Any]
+) -> None:
+    # The smoke test seeded history for its customers and ran the normal case through
+    # ETL -> Filter -> HeavyETL (Glue) -> Score. Every scored record must carry Glue's
+    # features, and a customer with history must score above the same candidate scored
+    # without them (the EXPRESS path): recent orders and prior responses raise the
+    # value, and fuller features raise the confidence.
+    normal = next(case for case in smoke_report["cases"] if case["case"] == "normal")
+    s3 = client("s3")
+    manifest = read_manifest(s3, workflow["bucket"], normal["execution"], "Score")
+    records = [
+        json.loads(line)
+        for key in manifest["dataKeys"]
+        for line in s3.get_object(Bucket=workflow["bucket"], Key=key)["Body"].read().splitlines()
+        if line.strip()
+    ]
+    assert len(records) == manifest["recordCount"] > 0
+    assert all("enrichment" in record["attributes"] for record in records)
+    with_history = [
+        r for r in records if r["attributes"]["enrichment"]["daysSinceLastOrder"] is not None
+    ]
+    assert with_history, "no scored customer had history: HeavyETL did not join it"
+    scorer = Scorer(shipped_model())
+    for record in with_history:
+        bare = copy.deepcopy(record)
+        del bare["attributes"]["enrichment"]
+        bare["scores"] = {}
+        baseline, deployed = scorer.score(bare), record["scores"][scorer.model_id]
+        assert deployed["value"] > baseline["value"], record["customerId"]
+        assert deployed["confidence"] > baseline["confidence"], record["customerId"]
 
 
 def test_a_queue_message_starts_an_execution_that_succeeds(
