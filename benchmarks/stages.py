@@ -24,10 +24,8 @@ the time). Then runs, each in a fresh Python process so that its peak RSS
 Each child times only its loop (not interpreter start-up or imports) in CPU time of
 the process (``time.process_time``: the machine is shared, and CPU time does not
 count the time other processes hold the core), and reports the whole process's
-peak RSS. Every child first applies the stages' allocator settings
-(``ceap_stages.malloc.tune``, which the stages apply themselves), so the ceilings
-and the stages run on the same malloc. Every kind runs ``--repeat`` times
-(default 2), interleaved; the best time counts. No network.
+peak RSS. Every kind runs ``--repeat`` times (default 2), interleaved; the best
+time counts. No network.
 
 Prints one JSON line: ``{"records", "stages": {"etl"|"filter"|"score":
 {"records_per_s", "peak_rss_mb", "ratio_to_roundtrip", "target_ratio",
@@ -56,7 +54,6 @@ from typing import Any
 
 import orjson
 
-from ceap_stages import malloc
 from ceap_stages.jsonl import LineSource, local_part_writer
 
 STAGES = ("etl", "filter", "score")
@@ -104,7 +101,6 @@ def run_one(kind: str, input_path: Path, out_dir: Path) -> dict[str, Any]:
     from ceap_stages.stages import etl, score
     from ceap_stages.stages import filter as filter_stage
 
-    malloc.tune()
     source = LineSource.from_files([input_path])
     if kind in ("roundtrip", "roundtrip_raw"):
         return _in_memory_roundtrip(source)

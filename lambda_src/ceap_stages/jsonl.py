@@ -197,12 +197,23 @@ class LineSink(Protocol):
     """Where a stage writes serialized records (one JSON document plus newline each).
 
     ``write_lines(lines)`` is ``write(line)`` for each line (each one record ending in
-    its newline, the only one in it), in one call.
+    its newline, the only one in it), in one call; ``write_block(data, n)`` is the
+    same for ``n`` such records already concatenated.
     """
 
     def write(self, line: bytes) -> None: ...
 
     def write_lines(self, lines: list[bytes]) -> None: ...
+
+    def write_block(self, data: bytes | bytearray, records: int) -> None: ...
+
+
+def _end_of_record(data: bytes | bytearray, records: int) -> int:
+    """The offset just past the ``records``-th newline of ``data``."""
+    end = 0
+    for _ in range(records):
+        end = data.find(b"\n", end) + 1
+    return end
 
 
 class ListSink:
@@ -213,6 +224,12 @@ class ListSink:
         self.write = self.lines.append
 
     def write_lines(self, lines: list[bytes]) -> None:
+        self.lines.extend(lines)
+
+    def write_block(self, data: bytes | bytearray, records: int) -> None:
+        lines = io.BytesIO(data).readlines()
+        if len(lines) != records or not all(line.endswith(b"\n") for line in lines):
+            raise ValueError(f"write_block: {records} records announced, {len(lines)} given")
         self.lines.extend(lines)
 
     def records(self) -> list[Any]:
@@ -242,22 +259,24 @@ class ObjectUpload(Protocol):
 class PartWriter:
     """Rolling JSON Lines output with one bounded buffer.
 
-    ``write`` takes one serialized record ending in a newline; ``write_lines`` takes a
-    list of them (a stage's output for one input batch) and has exactly the effect
-    of ``write`` for each. Lines are
-    appended to one bytearray; at ``chunk_bytes`` it is handed to the current object
-    as one chunk. The object is finished at ``max_bytes`` (checked per chunk) or
-    exactly at ``max_records``, and the next part is started. ``close`` finishes the
-    last object; with ``always_one`` an output with no records still produces one
-    empty object (the contract's zero-record case).
+    ``write`` takes one serialized record ending in a newline; ``write_lines`` takes
+    a list of them (a stage's output for one input batch) and ``write_block`` a
+    number of them already concatenated; both have exactly the effect of ``write``
+    for each. The buffered records are handed to the current object as one chunk
+    once they reach ``chunk_bytes``. The object is finished at ``max_bytes``
+    (checked per chunk) or exactly at ``max_records``, and the next part is started.
+    ``close`` finishes the last object; with ``always_one`` an output with no
+    records still produces one empty object (the contract's zero-record case).
 
-    ``write`` and ``write_lines`` are closures over local state rather than methods:
-    they run once per record or batch, so they do as little as possible (append,
-    count, compare). ``write_lines`` joins its list once and appends it (one buffer
-    extension per batch rather than per record); only the batch that reaches a chunk
-    or record limit is cut at the record where ``write`` would have cut. One bytearray
-    (rather than a list of line objects) keeps the heap unfragmented: memory is the
-    buffer plus one copy of it while a chunk is handed over.
+    The three are closures over local state rather than methods: they run once per
+    record or per batch, so they do as little as possible (append, count, compare).
+    ``write`` appends to one bytearray; ``write_block`` keeps its block as it is and
+    ``write_lines`` its list joined (``write``'s bytes, if any, are moved in first to
+    keep the order); only a block that reaches a chunk or record limit is cut, at
+    the record where ``write`` would have cut. A chunk is the kept pieces joined.
+    Pieces are blocks or a bytearray, never single lines (a list of line objects
+    fragmented the heap): memory is the buffered bytes plus one copy of them while
+    a chunk is handed over.
     """
 
     def __init__(
@@ -276,7 +295,8 @@ class PartWriter:
         self._max_records = max_records
         self._chunk_bytes = min(chunk_bytes, max_bytes)
         self._always_one = always_one
-        self._buf = bytearray()
+        self._buf = bytearray()  # records from write since the last write_lines
+        self._pieces: list[bytes] = []  # joined batches (and _buf moved in), in order
         self._upload: ObjectUpload | None = None
         self._hash = hashlib.sha256()
         self._obj_bytes = 0  # bytes already handed to the current object
@@ -284,56 +304,77 @@ class PartWriter:
         self.objects: list[WrittenObject] = []
         self.count = 0  # records handed over so far (all of them after close)
         self._closed = False
-        self.write, self.write_lines, self._buffered = self._make_write()
+        self.write, self.write_lines, self.write_block, self._buffered = self._make_write()
 
     def _make_write(
         self,
-    ) -> tuple[Callable[[bytes], None], Callable[[list[bytes]], None], Callable[[], int]]:
+    ) -> tuple[
+        Callable[[bytes], None],
+        Callable[[list[bytes]], None],
+        Callable[[bytes | bytearray, int], None],
+        Callable[[], int],
+    ]:
         buf = self._buf
         extend = buf.extend
+        keep = self._pieces.append
         chunk = self._chunk_bytes
         settle = self._settle
-        count = 0
+        count = 0  # records buffered
+        held = 0  # bytes in the pieces (not counting buf)
         check_at = self._max_records
 
         def write(line: bytes) -> None:
-            nonlocal count, check_at
+            nonlocal count, check_at, held
             extend(line)
             count += 1
-            if count >= check_at or len(buf) >= chunk:
+            if count >= check_at or len(buf) + held >= chunk:
                 check_at = settle(count)
-                count = 0
+                count = held = 0
 
         def write_lines(lines: list[bytes]) -> None:
             """``write(line)`` for each line: the same objects, chunks and counts."""
-            nonlocal count, check_at
-            while lines:
+            if lines:
+                write_block(b"".join(lines), len(lines))
+
+        def write_block(data: bytes | bytearray, records: int) -> None:
+            """``write`` for each of the ``records`` newline-terminated records in ``data``."""
+            nonlocal count, check_at, held
+            if buf:
+                held += len(buf)
+                keep(bytes(buf))
+                buf.clear()
+            while records:
                 room = check_at - count  # records until the object is full (>= 1)
-                part = lines if len(lines) < room else lines[:room]
-                data = b"".join(part)
-                due = chunk - len(buf)  # bytes until the chunk is handed over (>= 1)
-                if len(data) < due and len(part) < room:  # neither limit reached
-                    extend(data)
-                    count += len(part)
+                due = chunk - held  # bytes until the chunk is handed over (>= 1)
+                if len(data) < due and records < room:  # neither limit reached
+                    keep(data)
+                    held += len(data)
+                    count += records
                     return
-                # A limit is reached within ``part``: take the records up to the first
+                # A limit is reached within ``data``: take the records up to the first
                 # one that reaches it, exactly where ``write`` would have settled.
-                cut = data.find(b"\n", due - 1) + 1 if len(data) >= due else len(data)
-                taken = data.count(b"\n", 0, cut)
-                extend(data[:cut])
+                cut = len(data) if records <= room else _end_of_record(data, room)
+                if len(data) >= due:
+                    cut = min(cut, data.find(b"\n", due - 1) + 1)
+                taken = records if cut == len(data) else data.count(b"\n", 0, cut)
+                keep(data if cut == len(data) else data[:cut])
                 check_at = settle(count + taken)
-                count = 0
-                lines = lines[taken:]
+                count = held = 0
+                data, records = data[cut:], records - taken
 
         def buffered() -> int:
             """Records in the buffer now (read by ``close``)."""
             return count
 
-        return write, write_lines, buffered
+        return write, write_lines, write_block, buffered
 
     def _take(self, count: int) -> bytes:
-        data = bytes(self._buf)
-        self._buf.clear()
+        """Every buffered byte, in order, as one chunk (the buffers emptied)."""
+        if self._buf:
+            self._pieces.append(bytes(self._buf))
+            self._buf.clear()
+        data = b"".join(self._pieces)  # a single piece is itself, not a copy
+        self._pieces.clear()
         self._obj_records += count
         self.count += count
         return data
@@ -377,7 +418,7 @@ class PartWriter:
             return self.objects
         self._closed = True
         count = self._buffered()
-        if count or self._buf:
+        if count or self._buf or self._pieces:
             self._finish_object(self._take(count))
         elif self._upload is not None or (not self.objects and self._always_one):
             self._finish_object(b"")
@@ -386,6 +427,7 @@ class PartWriter:
     def abort(self) -> None:
         """Drop an unfinished object (finished ones stay; the manifest is never written)."""
         self._buf.clear()
+        self._pieces.clear()
         if self._upload is not None:
             self._upload.abort()
             self._upload = None

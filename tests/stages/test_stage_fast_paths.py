@@ -11,7 +11,6 @@ import hashlib
 import itertools
 import json
 import math
-import platform
 import random
 from typing import Any
 
@@ -19,7 +18,6 @@ import orjson
 import pytest
 from stagekit import raw_event
 
-from ceap_stages import malloc
 from ceap_stages.errors import StageInputError
 from ceap_stages.jsonl import LineSource, ListSink, PartWriter, local_part_writer
 from ceap_stages.stages import etl, score
@@ -87,11 +85,18 @@ def test_write_lines_hands_over_the_same_chunks_and_objects_as_write(limits, bat
         one.write(line)
     by_batch: list[tuple[str, str, bytes]] = []
     many = recording_writer(by_batch, **limits)
+    by_block: list[tuple[str, str, bytes]] = []
+    blocks = recording_writer(by_block, **limits)
     for start in range(0, len(lines), batch):
         many.write_lines(lines[start : start + batch])
-    assert many.close() == one.close()
+        block = bytearray(b"".join(lines[start : start + batch]))
+        blocks.write_block(block, len(lines[start : start + batch]))
+    objects = one.close()
+    assert many.close() == objects
+    assert blocks.close() == objects
     assert by_batch == by_line
-    assert many.count == len(lines)
+    assert [(k, op, bytes(data)) for k, op, data in by_block] == by_line
+    assert many.count == blocks.count == len(lines)
 
 
 def test_write_lines_and_write_mix_in_order(tmp_path) -> None:
@@ -109,11 +114,14 @@ def test_write_lines_and_write_mix_in_order(tmp_path) -> None:
         assert obj.sha256 == hashlib.sha256((tmp_path / obj.key).read_bytes()).hexdigest()
 
 
-def test_list_sink_write_lines_is_write_per_line() -> None:
+def test_list_sink_write_lines_and_block_are_write_per_line() -> None:
     sink = ListSink()
     sink.write_lines([b"{}\n", b"[1]\n"])
     sink.write(b"2\n")
-    assert sink.lines == [b"{}\n", b"[1]\n", b"2\n"]
+    sink.write_block(bytearray(b'"a\rb"\n3\n'), 2)
+    assert sink.lines == [b"{}\n", b"[1]\n", b"2\n", b'"a\rb"\n', b"3\n"]
+    with pytest.raises(ValueError, match="3 records announced, 2 given"):
+        sink.write_block(b"4\n5\n", 3)
 
 
 def test_batches_are_the_lines_in_order_with_newlines_and_keep_line_numbers(tmp_path) -> None:
@@ -129,14 +137,6 @@ def test_batches_are_the_lines_in_order_with_newlines_and_keep_line_numbers(tmp_
     batches = list(inline.batches())
     assert [len(batch) for batch in batches] == [1024, 1024, 452]
     assert batches[2][-1] == b"2499\n"
-
-
-@pytest.mark.skipif(
-    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only"
-)
-def test_malloc_settings_are_applied_once_on_glibc() -> None:
-    assert malloc.tune() is True
-    assert malloc.tune() is True
 
 
 # --- Score ---------------------------------------------------------------------------

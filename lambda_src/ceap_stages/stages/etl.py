@@ -41,7 +41,7 @@ from typing import Any
 
 import orjson
 
-from ceap_stages import config, malloc
+from ceap_stages import config
 from ceap_stages.aws import Clients
 from ceap_stages.contract import ETL
 from ceap_stages.errors import StageInputError
@@ -236,10 +236,9 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
     settings: EtlSettings,
 ) -> StageOutcome:
     """Stream raw order event lines from ``source`` into candidate lines in ``out``."""
-    malloc.tune()
     loads, dumps, decode_error = orjson.loads, orjson.dumps, orjson.JSONDecodeError
     newline = orjson.OPT_APPEND_NEWLINE
-    write_lines = out.write_lines
+    write_block = out.write_block
     date_match = _DATE.match
     fail = settings.bad_record_policy == FAIL
     start = end = marketplace = ""
@@ -294,8 +293,11 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
     spilled = False
     try:
         for batch in source.batches():
-            candidates: list[bytes] = []
-            add = candidates.append
+            # The batch's candidates, concatenated as they come: orjson's output
+            # objects have 4 KiB of room each, too much to keep a batch of them.
+            candidates = bytearray()
+            add = candidates.extend
+            written_before = written
             for line in batch:  # each ends in a newline
                 n += 1
                 try:
@@ -411,8 +413,8 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
                     "metadata": metadata,
                 }
                 add(dumps(candidate, option=newline))
-            written += len(candidates)
-            write_lines(candidates)
+                written += 1
+            write_block(candidates, written - written_before)
     finally:
         keys.close()
     return StageOutcome(

@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from ceap_stages import config, malloc
+from ceap_stages import config
 from ceap_stages.aws import Clients
 from ceap_stages.contract import FILTER
 from ceap_stages.errors import StageInputError
@@ -224,7 +224,6 @@ def run_chain(
     its rejection. Otherwise (trailing whitespace, an existing ``rejection``) the
     candidate is serialized again.
     """
-    malloc.tune()
     loads, dumps, fragment = orjson.loads, orjson.dumps, orjson.Fragment
     newline = orjson.OPT_APPEND_NEWLINE
     first_failure = _first_failure(chain)

@@ -68,7 +68,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import ClientError
 
-from ceap_stages import config, malloc
+from ceap_stages import config
 from ceap_stages.aws import Clients, error_code
 from ceap_stages.contract import SCORE
 from ceap_stages.errors import StageConfigError, StageInputError
@@ -171,6 +171,9 @@ _EXPRESSIONS = {
 def compile_model(model: Model) -> tuple[str, Any]:
     """Python source of a function scoring one candidate with ``model``, and the function.
 
+    The function returns ``(value, present)``: ``confidence`` is ``present / k``
+    rounded (``Scorer.confidence``), ``score_lines`` serializes it from a table.
+
     The model's features become straight-line code with the weights as constants:
     no loop, no lookups of the model per candidate. Only validated values enter
     the source: numbers as ``repr`` of finite floats and keys as ``repr`` of strings,
@@ -213,16 +216,14 @@ def compile_model(model: Model) -> tuple[str, Any]:
         "    y = v * 1e6",  # round(v, 6) without its decimal conversion, see the docstring
         "    k = round(y)",
         "    if -0.4999 < y - k < 0.4999:",
-        '        return {"value": k / 1e6, "confidence": CONFIDENCE[present]}',
-        '    return {"value": round(v, 6), "confidence": CONFIDENCE[present]}',
+        "        return k / 1e6, present",
+        "    return round(v, 6), present",
     ]
     source = "\n".join(lines) + "\n"
-    k = len(model.features)
     namespace: dict[str, Any] = {
         "log1p": math.log1p,
         "exp": math.exp,
         "EMPTY": _EMPTY,
-        "CONFIDENCE": tuple(round(i / k, 4) for i in range(k + 1)),
     }
     exec(compile(source, f"<model {model.model_id}>", "exec"), namespace)
     return source, namespace["score"]
@@ -264,10 +265,14 @@ class Scorer:
         self.model = model
         self.model_id = model.model_id
         self.source, self._score = compile_model(model)
+        k = len(model.features)
+        #: confidence for each number of features present
+        self.confidence = tuple(round(i / k, 4) for i in range(k + 1))
 
     def score(self, candidate: dict[str, Any]) -> dict[str, float]:
         """``{"value", "confidence"}`` for ``candidate`` (formula in the module docstring)."""
-        return self._score(candidate)  # type: ignore[no-any-return]
+        value, present = self._score(candidate)
+        return {"value": value, "confidence": self.confidence[present]}
 
 
 _EMPTY: dict[str, Any] = {}
@@ -278,10 +283,12 @@ def score_lines(source: LineSource, out: LineSink, scorer: Scorer) -> StageOutco
 
     The output lines are spliced where that is provably the same (module docstring).
     """
-    malloc.tune()
     loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     write_lines, score, model_id = out.write_lines, scorer._score, scorer.model_id
-    key = dumps(model_id) + b":"  # "<modelId>":
+    confidence = scorer.confidence
+    # The entry as the splices write it: head + value + ends[present].
+    head = dumps(model_id) + b':{"value":'
+    ends = [b',"confidence":' + dumps(c) + b"}" for c in confidence]
     tail = b"\x00"  # the last '"scores":{}...}' tail seen (none yet: matches no line)
     rest, after, before = b"", 0, -1
     n = 0
@@ -293,7 +300,7 @@ def score_lines(source: LineSource, out: LineSink, scorer: Scorer) -> StageOutco
             n += 1
             try:
                 candidate = loads(line)
-                result = score(candidate)
+                value, present = score(candidate)
             except orjson.JSONDecodeError as exc:
                 if line == b"\n":  # an empty line: skipped
                     n -= 1
@@ -306,14 +313,16 @@ def score_lines(source: LineSource, out: LineSink, scorer: Scorer) -> StageOutco
                     f"({type(exc).__name__}: {exc}); features must be numbers "
                     "(count_true: an object)"
                 ) from None
-            total += result["value"]
+            total += value
             if line.endswith(tail) and line[before] != _BACKSLASH:
-                add(b"".join((line[:-after], key, dumps(result), rest)))
+                add(b"".join((line[:-after], head, dumps(value), ends[present], rest)))
                 continue
+            result = {"value": value, "confidence": confidence[present]}
             scores = candidate.get("scores", _ABSENT)
             if scores is _ABSENT:
                 if candidate and line[-2] == _CLOSE:  # closes the object: append the key
-                    add(b"".join((line[:-2], b',"scores":{', key, dumps(result), b"}}\n")))
+                    entry = (head, dumps(value), ends[present])
+                    add(b"".join((line[:-2], b',"scores":{', *entry, b"}}\n")))
                     continue
                 candidate["scores"] = {model_id: result}
             elif scores is None:
@@ -324,7 +333,7 @@ def score_lines(source: LineSource, out: LineSink, scorer: Scorer) -> StageOutco
                     if line.endswith(found) and line[-len(found) - 1] != _BACKSLASH:
                         tail, rest = found, found[10:]  # rest: after '"scores":{'
                         after, before = len(rest), -len(found) - 1
-                        add(b"".join((line[:-after], key, dumps(result), rest)))
+                        add(b"".join((line[:-after], head, dumps(value), ends[present], rest)))
                         continue
                 scores[model_id] = result
             add(dumps(candidate, option=newline))
