@@ -29,7 +29,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from ceap_stages import contract, s3io
 from ceap_stages.aws import Clients, describe, is_transient
@@ -76,14 +76,30 @@ class StageOutcome:
     dimension_counts: list[tuple[str, str, dict[str, int]]] = field(default_factory=list)
 
 
-class Stage(ABC):
-    """The logic of one stage. Subclasses read their settings in ``__init__``."""
+class StageSettings(Protocol):
+    """A stage's own configuration, read from the environment Terraform sets."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self: ...
+
+
+SettingsT = TypeVar("SettingsT", bound=StageSettings)
+
+
+class Stage(ABC, Generic[SettingsT]):
+    """The logic of one stage.
+
+    ``settings_type`` reads the stage's configuration once, at cold start, into
+    ``self.settings``; a missing or invalid variable is a ``StageConfigError`` there.
+    """
 
     stage_id: ClassVar[str]
+    settings_type: type[SettingsT]
 
     def __init__(self, env: Mapping[str, str], clients: Clients) -> None:
         self.env = env
         self.clients = clients
+        self.settings: SettingsT = self.settings_type.from_env(env)
 
     @abstractmethod
     def process(

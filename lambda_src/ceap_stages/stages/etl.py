@@ -42,7 +42,6 @@ from typing import Any
 import orjson
 
 from ceap_stages import config
-from ceap_stages.aws import Clients
 from ceap_stages.contract import ETL
 from ceap_stages.errors import StageInputError
 from ceap_stages.jsonl import LineSink, LineSource, json_error
@@ -431,12 +430,9 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
     )
 
 
-class EtlStage(Stage):
+class EtlStage(Stage[EtlSettings]):
     stage_id = ETL
-
-    def __init__(self, env: Mapping[str, str], clients: Clients) -> None:
-        super().__init__(env, clients)
-        self.settings = EtlSettings.from_env(env)
+    settings_type = EtlSettings
 
     def process(
         self, job: StageJob, source: LineSource, out: LineSink, rejected: LineSink

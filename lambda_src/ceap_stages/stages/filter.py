@@ -32,7 +32,6 @@ from typing import Any
 import orjson
 
 from ceap_stages import config
-from ceap_stages.aws import Clients
 from ceap_stages.contract import FILTER
 from ceap_stages.errors import StageInputError
 from ceap_stages.events import ExecutionRequest
@@ -285,12 +284,9 @@ def run_chain(
     )
 
 
-class FilterStage(Stage):
+class FilterStage(Stage[FilterSettings]):
     stage_id = FILTER
-
-    def __init__(self, env: Mapping[str, str], clients: Clients) -> None:
-        super().__init__(env, clients)
-        self.settings = FilterSettings.from_env(env)
+    settings_type = FilterSettings
 
     def process(
         self, job: StageJob, source: LineSource, out: LineSink, rejected: LineSink

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from ceap_stages import config
-from ceap_stages.aws import Clients, backoff_sleep
+from ceap_stages.aws import backoff_sleep
 from ceap_stages.candidate import eligible_channels, keys, primary_channel, primary_score
 from ceap_stages.contract import REACTIVE
 from ceap_stages.errors import StageConfigError, StageInputError, StageTransientError
@@ -231,12 +231,9 @@ def publish_lines(
     )
 
 
-class ReactiveStage(Stage):
+class ReactiveStage(Stage[ReactiveSettings]):
     stage_id = REACTIVE
-
-    def __init__(self, env: Mapping[str, str], clients: Clients) -> None:
-        super().__init__(env, clients)
-        self.settings = ReactiveSettings.from_env(env)
+    settings_type = ReactiveSettings
 
     def process(
         self, job: StageJob, source: LineSource, out: LineSink, rejected: LineSink

@@ -367,17 +367,29 @@ def _scores_tail(candidate: dict[str, Any]) -> bytes:
     return b'"scores":{},' + orjson.dumps(last) + b":" + value + b"}\n"
 
 
-class ScoreStage(Stage):
+@dataclass(frozen=True)
+class ScoreSettings:
+    #: an S3 key in the workflow bucket replacing the shipped model ("" for none)
+    model_key: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ScoreSettings:
+        model_key = config.optional(env, "CEAP_MODEL_KEY", "")
+        if model_key.startswith(("s3://", "/")):
+            raise StageConfigError(
+                f"CEAP_MODEL_KEY must be a key inside the workflow bucket (e.g. models/x.json), "
+                f"got {model_key!r}"
+            )
+        return cls(model_key)
+
+
+class ScoreStage(Stage[ScoreSettings]):
     stage_id = SCORE
+    settings_type = ScoreSettings
 
     def __init__(self, env: Mapping[str, str], clients: Clients) -> None:
         super().__init__(env, clients)
-        self.model_key = config.optional(env, "CEAP_MODEL_KEY", "")
-        if self.model_key.startswith(("s3://", "/")):
-            raise StageConfigError(
-                f"CEAP_MODEL_KEY must be a key inside the workflow bucket (e.g. models/x.json), "
-                f"got {self.model_key!r}"
-            )
+        self.model_key = self.settings.model_key
         self._scorers: dict[tuple[str, str], Scorer] = {}
         if not self.model_key:
             self._scorers[("", "")] = Scorer(shipped_model())

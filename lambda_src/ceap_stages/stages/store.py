@@ -51,7 +51,7 @@ import orjson
 from botocore.exceptions import ClientError
 
 from ceap_stages import config
-from ceap_stages.aws import Clients, backoff_sleep, error_code
+from ceap_stages.aws import backoff_sleep, error_code
 from ceap_stages.candidate import eligible_channels, keys, primary_channel, primary_score
 from ceap_stages.contract import STORE
 from ceap_stages.errors import StageInputError, StageTransientError
@@ -387,12 +387,9 @@ def store_lines(source: LineSource, out: LineSink, writer: CandidateWriter) -> S
     )
 
 
-class StoreStage(Stage):
+class StoreStage(Stage[StoreSettings]):
     stage_id = STORE
-
-    def __init__(self, env: Mapping[str, str], clients: Clients) -> None:
-        super().__init__(env, clients)
-        self.settings = StoreSettings.from_env(env)
+    settings_type = StoreSettings
 
     def process(
         self, job: StageJob, source: LineSource, out: LineSink, rejected: LineSink
