@@ -71,74 +71,59 @@ def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     return callback
 
 
+def _global(*decls: str, name: str, help: str, **kwargs: Any) -> Callable[[F], F]:
+    """One global option: not a parameter of the command, its value stored in App."""
+    kwargs.setdefault("default", None)
+    return click.option(*decls, expose_value=False, callback=_store(name), help=help, **kwargs)
+
+
 def global_options(func: F) -> F:
     """Add the global options to a command or group (values land in :class:`App`)."""
     options = [
-        click.option(
+        _global(
             "--target",
+            name="target",
             type=click.Choice(TARGETS),
-            default=None,
-            expose_value=False,
-            callback=_store("target"),
             help="Where to deploy: local (embedded cloud) or aws. Default: $CEAP_TARGET or local.",
         ),
-        click.option(
-            "--profile",
-            default=None,
-            expose_value=False,
-            callback=_store("profile"),
-            help="AWS profile (aws target).",
-        ),
-        click.option(
+        _global("--profile", name="profile", help="AWS profile (aws target)."),
+        _global(
             "--region",
-            default=None,
-            expose_value=False,
-            callback=_store("region"),
+            name="region",
             help="AWS region (aws target; default from the profile/environment).",
         ),
-        click.option(
+        _global(
             "--backend",
+            name="backend",
             type=click.Choice(BACKENDS),
-            default=None,
-            expose_value=False,
-            callback=_store("backend"),
             help="State backend on aws: s3 (default) or tfc (Terraform Cloud).",
         ),
-        click.option(
+        _global(
             "--state-bucket",
-            default=None,
-            expose_value=False,
-            callback=_store("state_bucket"),
+            name="state_bucket",
             help="S3 bucket for terraform state (aws, s3 backend). Default: $CEAP_STATE_BUCKET.",
         ),
-        click.option(
+        _global(
             "--tfc-organization",
-            default=None,
-            expose_value=False,
-            callback=_store("tfc_organization"),
+            name="tfc_organization",
             help="Terraform Cloud organization (--backend tfc). Default: $TF_CLOUD_ORGANIZATION.",
         ),
-        click.option(
+        _global(
             "--tfc-workspace",
-            default=None,
-            expose_value=False,
-            callback=_store("tfc_workspace"),
+            name="tfc_workspace",
             help="Terraform Cloud workspace name; {env} is replaced. Default: ceap-{env}.",
         ),
-        click.option(
+        _global(
             "--project-dir",
+            name="project_dir",
             type=click.Path(file_okay=False, path_type=str),
-            default=None,
-            expose_value=False,
-            callback=_store("project_dir"),
             help="Project root (default: found upward from the current directory).",
         ),
-        click.option(
+        _global(
             "-v",
             "--verbose",
+            name="verbose",
             count=True,
-            expose_value=False,
-            callback=_store("verbose"),
             help="More output; tracebacks for internal errors.",
         ),
     ]
