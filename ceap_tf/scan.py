@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,7 +156,30 @@ def scan_hcl(checkov: str, project_root: Path, directory: str) -> ScanResult:
 def scan_plan(
     checkov: str, project_root: Path, env: str, plan_json: Path, hcl_root: Path | None = None
 ) -> ScanResult:
-    """Scan a plan's JSON; ``hcl_root`` holds ``envs/`` and ``modules/`` (default: the project)."""
+    """Scan a plan's JSON, enriched from the HCL under ``hcl_root``.
+
+    The enrichment root must hold only the code the plan came from: checkov maps
+    plan resources to HCL by address, and any other ``.tf`` below the root (a test
+    fixture, a copied project) with the same addresses may win, taking its (absent)
+    inline skips with it. By default the root is a scratch copy of the project's
+    ``envs/`` and ``modules/``.
+    """
+    if hcl_root is not None:
+        return _scan_plan(checkov, project_root, env, plan_json, hcl_root)
+    with tempfile.TemporaryDirectory(prefix="ceap-scan-") as tmp:
+        root = Path(tmp)
+        for part in ("envs", "modules"):
+            if (project_root / part).is_dir():
+                shutil.copytree(project_root / part, root / part, ignore=_NOT_HCL)
+        return _scan_plan(checkov, project_root, env, plan_json, root)
+
+
+_NOT_HCL = shutil.ignore_patterns(".terraform*", "*.tfstate*", "*.tfplan*")
+
+
+def _scan_plan(
+    checkov: str, project_root: Path, env: str, plan_json: Path, hcl_root: Path
+) -> ScanResult:
     return run_checkov(
         checkov,
         project_root,
@@ -166,7 +190,7 @@ def scan_plan(
             "--framework",
             "terraform_plan",
             "--repo-root-for-plan-enrichment",
-            str(hcl_root or project_root),
+            str(hcl_root),
         ],
         extra_env={"EVAL_TF_PLAN_AFTER_UNKNOWN": "true"},
     )
