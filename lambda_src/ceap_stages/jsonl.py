@@ -172,6 +172,23 @@ class LineSource:
                 return f"{name} {self._unit} {line_number - start}"
         return f"{self._unit} {line_number}"
 
+    def bad_line(
+        self,
+        line_number: int,
+        line: bytes,
+        error: Exception,
+        problem: str = "not a candidate",
+        hint: str = "",
+    ) -> StageInputError:
+        """The error for a line that is not valid JSON (``error`` is orjson's) or is
+        not the record the stage expects (any other ``error``: ``problem``, then
+        ``hint`` after a semicolon when given)."""
+        where = self.locate(line_number)
+        if isinstance(error, orjson.JSONDecodeError):
+            return StageInputError(f"{where}: not valid JSON ({json_error(line, error)})")
+        detail = f"{problem} ({type(error).__name__}: {error})"
+        return StageInputError(f"{where}: {detail}; {hint}" if hint else f"{where}: {detail}")
+
     def object_line(self, line_number: int) -> tuple[str, int]:
         """(object name, line within that object) for the consumer's ``line_number``."""
         for start, name in reversed(self._marks):

@@ -7,7 +7,7 @@ import os
 import shutil
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import pytest
 from botocore.config import Config
 from click.testing import CliRunner, Result
 
+from ceap_stages import contract
 from ceap_tf.cli import main
 from ceap_tf.samples.orders import build_execution_input, generate_orders
 
@@ -125,8 +126,24 @@ def execution_name(event: dict[str, Any]) -> str:
 
 
 def read_manifest(s3: Any, bucket: str, execution: str, stage: str) -> dict[str, Any]:
-    key = f"executions/{execution}/{stage}/output.json"
+    key = contract.manifest_key(execution, stage)
     return dict(json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+
+
+def chained_manifests(
+    s3: Any, bucket: str, execution: str, stages: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """Every stage's manifest, checked to belong to ``execution`` and to have read
+    exactly what its predecessor wrote."""
+    manifests: dict[str, dict[str, Any]] = {}
+    previous = None
+    for stage in stages:
+        manifest = read_manifest(s3, bucket, execution, stage)
+        assert (manifest["stage"], manifest["executionId"]) == (stage, execution)
+        if previous is not None:
+            assert manifest["metrics"]["recordsIn"] == previous["recordCount"], stage
+        manifests[stage] = previous = manifest
+    return manifests
 
 
 def first_record(s3: Any, bucket: str, manifest: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import pytest
 from e2ekit import (
     STAGES,
     Ceap,
+    chained_manifests,
     first_record,
     leftovers,
     queue_depth,
@@ -51,8 +52,7 @@ def test_standard_normal_and_empty_runs_write_every_manifest(
     for case in cases.values():
         assert case["status"] == "SUCCEEDED"
         for stage in STANDARD_STAGES:
-            key = f"executions/{case['execution']}/{stage}/output.json"
-            manifest = json.loads(s3.get_object(Bucket=workflow["bucket"], Key=key)["Body"].read())
+            manifest = read_manifest(s3, workflow["bucket"], case["execution"], stage)
             assert manifest["stage"] == stage
             assert manifest["executionId"] == case["execution"]
             if case["case"] == "empty":
@@ -135,14 +135,7 @@ def test_a_queue_message_starts_an_execution_that_succeeds(
     assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
 
     execution = done["name"]
-    previous = None
-    for stage in STANDARD_STAGES:
-        manifest = read_manifest(s3, workflow["bucket"], execution, stage)
-        assert (manifest["stage"], manifest["executionId"]) == (stage, execution)
-        if previous is not None:
-            assert manifest["metrics"]["recordsIn"] == previous["recordCount"]
-        previous = manifest
-    etl = read_manifest(s3, workflow["bucket"], execution, "ETL")
+    etl = chained_manifests(s3, workflow["bucket"], execution, STANDARD_STAGES)["ETL"]
     assert etl["recordCount"] > 0
     assert first_record(s3, workflow["bucket"], etl)["metadata"]["programId"] == "queue-batch"
     # STANDARD runs start FIRE_AND_FORGET: the pipe deleted the message once the

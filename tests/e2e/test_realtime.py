@@ -11,6 +11,7 @@ import pytest
 from e2ekit import (
     STAGES,
     Ceap,
+    chained_manifests,
     execution_name,
     first_record,
     history_events,
@@ -40,22 +41,20 @@ def test_express_normal_and_empty_runs_write_every_manifest(
     cases = {case["case"]: case for case in report["cases"]}
     assert set(cases) == {"normal", "empty"}
     s3 = client("s3")
-    for case in cases.values():
+    manifests = {
+        name: {stage: read_manifest(s3, workflow["bucket"], case["execution"], stage)
+               for stage in STAGES}
+        for name, case in cases.items()
+    }  # fmt: skip
+    for name, case in cases.items():
         assert case["status"] == "SUCCEEDED"
-        for stage in STAGES:
-            manifest = read_manifest(s3, workflow["bucket"], case["execution"], stage)
+        for stage, manifest in manifests[name].items():
             assert manifest["schemaVersion"] == 1
             assert manifest["stage"] == stage
             assert manifest["executionId"] == case["execution"]
-    assert (
-        read_manifest(s3, workflow["bucket"], cases["normal"]["execution"], "ETL")["recordCount"]
-        > 0
-    )
-    for stage in STAGES:
-        assert (
-            read_manifest(s3, workflow["bucket"], cases["empty"]["execution"], stage)["recordCount"]
-            == 0
-        )
+    assert manifests["normal"]["ETL"]["recordCount"] > 0
+    for manifest in manifests["empty"].values():
+        assert manifest["recordCount"] == 0
     assert queue_depth(client("sqs"), workflow["dlq_url"]) == 0
 
 
@@ -90,14 +89,7 @@ def test_a_queue_message_runs_an_execution_that_succeeds(
     end = wait_for(lambda: ended(execution), timeout=300)
     assert end["type"] == "ExecutionSucceeded", end["details"]
 
-    previous = None
-    for stage in STAGES:
-        manifest = read_manifest(s3, workflow["bucket"], execution, stage)
-        assert (manifest["stage"], manifest["executionId"]) == (stage, execution)
-        if previous is not None:
-            assert manifest["metrics"]["recordsIn"] == previous["recordCount"]
-        previous = manifest
-    etl = read_manifest(s3, workflow["bucket"], execution, "ETL")
+    etl = chained_manifests(s3, workflow["bucket"], execution, STAGES)["ETL"]
     assert etl["recordCount"] > 0
     assert first_record(s3, workflow["bucket"], etl)["metadata"]["programId"] == "queue-test"
     # The pipe deleted the message once the execution succeeded: nothing is left to

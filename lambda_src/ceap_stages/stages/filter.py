@@ -33,9 +33,8 @@ import orjson
 
 from ceap_stages import config
 from ceap_stages.contract import FILTER
-from ceap_stages.errors import StageInputError
 from ceap_stages.events import ExecutionRequest
-from ceap_stages.jsonl import LineSink, LineSource, json_error
+from ceap_stages.jsonl import LineSink, LineSource
 from ceap_stages.runtime import Stage, StageJob, StageOutcome, make_handler
 
 OPTED_OUT = "OPTED_OUT"
@@ -243,12 +242,9 @@ def run_chain(
                 if line == b"\n":  # an empty line: skipped
                     n -= 1
                     continue
-                message = json_error(line, exc)
-                raise StageInputError(f"{source.locate(n)}: not valid JSON ({message})") from None
+                raise source.bad_line(n, line, exc) from None
             except (KeyError, TypeError, AttributeError) as exc:
-                raise StageInputError(
-                    f"{source.locate(n)}: not a candidate ({type(exc).__name__}: {exc})"
-                ) from None
+                raise source.bad_line(n, line, exc) from None
             if failed is None:
                 add(line)
                 continue

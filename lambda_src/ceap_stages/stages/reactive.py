@@ -201,12 +201,8 @@ def publish_lines(
         try:
             candidate = loads(line)
             detail = build_detail(candidate, workflow, execution_id)
-        except orjson.JSONDecodeError as exc:
-            raise StageInputError(f"{source.locate(n)}: not valid JSON ({exc})") from None
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise StageInputError(
-                f"{source.locate(n)}: not a candidate ({type(exc).__name__}: {exc})"
-            ) from None
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise source.bad_line(n, line, exc) from None
         if detail is None:
             unscored += 1
             continue

@@ -71,8 +71,8 @@ from botocore.exceptions import ClientError
 from ceap_stages import config
 from ceap_stages.aws import Clients, error_code
 from ceap_stages.contract import SCORE
-from ceap_stages.errors import StageConfigError, StageInputError
-from ceap_stages.jsonl import LineSink, LineSource, json_error
+from ceap_stages.errors import StageConfigError
+from ceap_stages.jsonl import LineSink, LineSource
 from ceap_stages.observability import subsegment
 from ceap_stages.runtime import Stage, StageJob, StageOutcome, make_handler
 
@@ -305,13 +305,14 @@ def score_lines(source: LineSource, out: LineSink, scorer: Scorer) -> StageOutco
                 if line == b"\n":  # an empty line: skipped
                     n -= 1
                     continue
-                message = json_error(line, exc)
-                raise StageInputError(f"{source.locate(n)}: not valid JSON ({message})") from None
+                raise source.bad_line(n, line, exc) from None
             except (KeyError, TypeError, AttributeError) as exc:
-                raise StageInputError(
-                    f"{source.locate(n)}: a model feature has the wrong type "
-                    f"({type(exc).__name__}: {exc}); features must be numbers "
-                    "(count_true: an object)"
+                raise source.bad_line(
+                    n,
+                    line,
+                    exc,
+                    "a model feature has the wrong type",
+                    "features must be numbers (count_true: an object)",
                 ) from None
             total += value
             if line.endswith(tail) and line[before] != _BACKSLASH:

@@ -54,7 +54,7 @@ from ceap_stages import config
 from ceap_stages.aws import backoff_sleep, error_code
 from ceap_stages.candidate import eligible_channels, keys, primary_channel, primary_score
 from ceap_stages.contract import STORE
-from ceap_stages.errors import StageInputError, StageTransientError
+from ceap_stages.errors import StageTransientError
 from ceap_stages.jsonl import LineSink, LineSource
 from ceap_stages.observability import subsegment
 from ceap_stages.runtime import Stage, StageJob, StageOutcome, make_handler
@@ -358,12 +358,8 @@ def store_lines(source: LineSource, out: LineSink, writer: CandidateWriter) -> S
         try:
             candidate = loads(line)
             pk, sk = keys(candidate)
-        except orjson.JSONDecodeError as exc:
-            raise StageInputError(f"{source.locate(n)}: not valid JSON ({exc})") from None
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise StageInputError(
-                f"{source.locate(n)}: not a candidate ({type(exc).__name__}: {exc})"
-            ) from None
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise source.bad_line(n, line, exc) from None
         if (pk, sk) in in_batch:  # one key twice in a batch: BatchWriteItem refuses that
             flush()
         content_hash = candidate_hash(candidate)
