@@ -70,9 +70,9 @@ class Deployment:
         app.debug(f"init {'ran' if ran else 'skipped (unchanged)'} in {workspace.root}")
         return cls(app, env, workspace, tf)
 
-    def plan(self, *, destroy: bool = False, save: bool = True) -> PlanResult:
+    def plan(self, *, destroy: bool = False) -> PlanResult:
         with TerraformProgress(self.app.err, f"plan {self.env}", verbose=self.app.verbose > 0) as p:
-            out = self.workspace.plan_path if save and self.app.target.backend != "tfc" else None
+            out = self.workspace.plan_path if self.app.target.backend != "tfc" else None
             return self.tf.plan(out=out, destroy=destroy, on_event=p.handle)
 
     def apply(self, plan: PlanResult) -> ApplyResult:
@@ -144,9 +144,12 @@ def apply_env(
     return deployment, result
 
 
-def workflow_output(deployment: Deployment) -> dict[str, Any]:
-    outputs = deployment.outputs()
-    workflow = outputs.get("workflow")
+def workflow_output(deployment: Deployment, applied: ApplyResult | None = None) -> dict[str, Any]:
+    """The env's ``workflow`` output: from ``applied`` (the outputs its apply streamed)
+    when given and present there, else from ``terraform output``."""
+    workflow = applied.outputs.get("workflow") if applied is not None else None
+    if not isinstance(workflow, dict):
+        workflow = deployment.outputs().get("workflow")
     if not isinstance(workflow, dict):
         raise UsageProblem(
             f"workflow {deployment.env!r} is not deployed on the "

@@ -34,11 +34,12 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ceap_tf.errors import ToolMissing, UsageProblem
+from ceap_tf.files import write_text_atomic
 from ceap_tf.project import Project
 from ceap_tf.target import LambdaPlatform
 from ceap_tf.zipdet import ZipWriter, is_executable
@@ -97,7 +98,6 @@ class BuildResult:
     platform: LambdaPlatform
     manifest: Path
     seconds: float = 0.0
-    messages: list[str] = field(default_factory=list)
 
     @property
     def artifacts(self) -> list[Artifact]:
@@ -153,20 +153,16 @@ def source_files(package_dir: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def stat_fingerprint(files: Iterable[tuple[str, Path]], *extra: str) -> str:
+def stat_fingerprint(files: Iterable[tuple[str, Path]]) -> str:
     digest = hashlib.sha256(FORMAT_VERSION.encode())
-    for part in extra:
-        digest.update(b"\0" + part.encode())
     for name, path in files:
         st = path.stat()
         digest.update(f"\0{name}\0{st.st_size}\0{st.st_mtime_ns}".encode())
     return digest.hexdigest()
 
 
-def content_fingerprint(files: Iterable[tuple[str, Path]], *extra: str) -> str:
+def content_fingerprint(files: Iterable[tuple[str, Path]]) -> str:
     digest = hashlib.sha256(FORMAT_VERSION.encode())
-    for part in extra:
-        digest.update(b"\0" + part.encode())
     for name, path in files:
         digest.update(f"\0{name}\0".encode() + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
@@ -350,13 +346,6 @@ def _load_manifest(path: Path) -> dict[str, Any]:
     return doc if doc.get("formatVersion") == FORMAT_VERSION else {}
 
 
-def _write_manifest(path: Path, doc: dict[str, Any]) -> None:
-    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def _previous(doc: dict[str, Any], key: str, build_dir: Path) -> Artifact | None:
     entry = doc.get(key)
     if not isinstance(entry, dict):
@@ -446,7 +435,9 @@ def package(project: Project, platform: LambdaPlatform, *, force: bool = False) 
         "glue_script": glue.to_json(build_dir) if glue else None,
     }
     if new_doc != doc:
-        _write_manifest(manifest_path, new_doc)
+        write_text_atomic(
+            manifest_path, json.dumps(new_doc, indent=2, sort_keys=True) + "\n", if_changed=False
+        )
     if code.built or layer.built:
         keep = {code.path}
         keep |= {build_dir / entry["path"] for entry in layers.values() if isinstance(entry, dict)}

@@ -46,6 +46,7 @@ from ceap_tf.errors import (
     TerraformFailed,
     ToolMissing,
 )
+from ceap_tf.files import write_text_atomic
 
 MIN_VERSION: tuple[int, int, int] = (1, 10, 0)
 
@@ -346,25 +347,13 @@ def render_cli_config(mirror: Path | None, plugin_cache_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def _write_if_changed(path: Path, text: str) -> None:
-    try:
-        if path.read_text() == text:
-            return
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def cli_config_env(ceap_dir: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Write ``{ceap_dir}/terraform/cli.tfrc`` and return the env vars pointing at it."""
     mirror = find_provider_mirror(environ)
     cache = (ceap_dir / "terraform" / "plugin-cache").resolve()
     cache.mkdir(parents=True, exist_ok=True)
     path = (ceap_dir / "terraform" / "cli.tfrc").resolve()
-    _write_if_changed(path, render_cli_config(mirror, cache))
+    write_text_atomic(path, render_cli_config(mirror, cache))
     return {"TF_CLI_CONFIG_FILE": str(path)}
 
 

@@ -12,11 +12,13 @@ only after apply (a new KMS key's ARN) counts as set rather than missing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,17 +163,24 @@ def scan_plan(
     The enrichment root must hold only the code the plan came from: checkov maps
     plan resources to HCL by address, and any other ``.tf`` below the root (a test
     fixture, a copied project) with the same addresses may win, taking its (absent)
-    inline skips with it. By default the root is a scratch copy of the project's
-    ``envs/`` and ``modules/``.
+    inline skips with it. Without ``hcl_root``, a ``hcl_copy`` of the project is
+    made for this scan; callers scanning several plans make one and pass it.
     """
     if hcl_root is not None:
         return _scan_plan(checkov, project_root, env, plan_json, hcl_root)
+    with hcl_copy(project_root) as root:
+        return _scan_plan(checkov, project_root, env, plan_json, root)
+
+
+@contextlib.contextmanager
+def hcl_copy(project_root: Path) -> Iterator[Path]:
+    """A scratch directory holding a copy of the project's ``envs/`` and ``modules/``."""
     with tempfile.TemporaryDirectory(prefix="ceap-scan-") as tmp:
         root = Path(tmp)
         for part in ("envs", "modules"):
             if (project_root / part).is_dir():
                 shutil.copytree(project_root / part, root / part, ignore=_NOT_HCL)
-        return _scan_plan(checkov, project_root, env, plan_json, root)
+        yield root
 
 
 _NOT_HCL = shutil.ignore_patterns(".terraform*", "*.tfstate*", "*.tfplan*")

@@ -156,10 +156,6 @@ class Target:
         with aws_errors(self):
             return str(self.client("sts").get_caller_identity()["Account"])
 
-    def check(self) -> None:
-        """Fail with one line when the target cannot be used (no credentials, unreachable)."""
-        _ = self.account_id
-
     def preflight(self, env_name: str) -> None:
         """Check what a terraform run on this target needs, before any work starts."""
         self.terraform_env()
@@ -168,10 +164,6 @@ class Target:
     @property
     def roots_dir(self) -> Path:
         return self.ceap_dir / self.name / "roots"
-
-    def state_file(self, env_name: str) -> Path | None:
-        """The local state file of an env, when state is local."""
-        return None
 
     def is_deployed(self, env_name: str) -> bool | None:
         """Whether the env has resources in its state; None when it cannot be told cheaply."""

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ceap_tf.files import write_text_atomic
 from ceap_tf.project import Project, declared_variables
 from ceap_tf.runner import EventSink, Terraform
 from ceap_tf.target import Target
@@ -35,17 +36,6 @@ LOCK_FILE = ".terraform.lock.hcl"
 INIT_MARKER = "ceap-init.sha256"
 _SOURCE_SUFFIXES = (".tf", ".tf.json", ".tftest.hcl")
 _GENERATED = (BACKEND_OVERRIDE, TFVARS)
-
-
-def _write_if_changed(path: Path, text: str) -> None:
-    try:
-        if path.read_text() == text:
-            return
-    except OSError:
-        pass
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def _link(link: Path, target: Path) -> None:
@@ -109,12 +99,12 @@ class Workspace:
         source_lock = self.source / LOCK_FILE
         if source_lock.is_file() and not (self.root / LOCK_FILE).exists():
             shutil.copyfile(source_lock, self.root / LOCK_FILE)
-        _write_if_changed(self.root / BACKEND_OVERRIDE, self.target.backend_override(self.env_name))
+        write_text_atomic(self.root / BACKEND_OVERRIDE, self.target.backend_override(self.env_name))
         declared = self.declared_variables()
         values = {k: v for k, v in (variables or {}).items() if k in declared}
         if self.copy_mode:
             values = self._localise_artifacts(values)
-        _write_if_changed(self.root / TFVARS, json.dumps(values, indent=2, sort_keys=True) + "\n")
+        write_text_atomic(self.root / TFVARS, json.dumps(values, indent=2, sort_keys=True) + "\n")
         return self.root
 
     def _localise_artifacts(self, values: dict[str, Any]) -> dict[str, Any]:

@@ -1335,7 +1335,8 @@ class _Run:
         ]
         parts: list[PartInfo] = []
         if ok:
-            # Not cached: the join reads history once; only rejects (rare) read it again.
+            # Not cached: the join reads history once; only history rejects (rare)
+            # make _rejects read it again.
             history = self._history(low, high, cand_bytes)
             lines = self._enriched_lines(candidates, history, low, high, out_parts)
             parts = store.write_parts(lines, keys, self.root, self.scratch + "data")
@@ -1352,7 +1353,9 @@ class _Run:
                 historyRejectReasons={code: n for code, n in reasons.items() if n},
             )
         rejected_total = self.metrics["candidatesRejected"] + self.metrics["historyRejected"]
-        rejected = self._rejects(candidates, history, out_parts) if rejected_total else []
+        # History is scanned again only when it had rejects of its own.
+        bad_history = history if self.metrics["historyRejected"] else None
+        rejected = self._rejects(candidates, bad_history, out_parts) if rejected_total else []
         candidates.unpersist()
         store.delete([self.scratch])
         written, written_rejects = sum(p.count for p in parts), sum(p.count for p in rejected)

@@ -30,8 +30,8 @@ def apply(app: App, name: str, auto_approve: bool, no_smoke: bool) -> None:
     built = deploy.build(app)
     if workflow is not None and workflow.is_standard:
         deploy.apply_env(app, SHARED_ENV, built, auto_approve=auto_approve)
-    deployment, _ = deploy.apply_env(app, name, built, auto_approve=auto_approve)
+    deployment, applied = deploy.apply_env(app, name, built, auto_approve=auto_approve)
     if workflow is None or no_smoke:
         return
-    outputs = deploy.workflow_output(deployment)
+    outputs = deploy.workflow_output(deployment, applied)
     run_and_report(app, outputs, as_json=False)

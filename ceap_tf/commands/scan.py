@@ -45,16 +45,19 @@ def scan(app: App, plans: bool, envs: tuple[str, ...], as_json: bool) -> None:
         selected = list(envs) or [SHARED_ENV, *(w.name for w in project.workflows())]
         out_dir = project.ceap_dir / app.target.name / "scan"
         out_dir.mkdir(parents=True, exist_ok=True)
-        for env in selected:
-            deployment = deploy.Deployment.open(app, env, built)
-            plan = deployment.plan()
-            if plan.plan_path is None:
-                app.say(f"  {env}: plan not saved on this backend; skipped")
-                continue
-            plan_json = out_dir / f"{env}.tfplan.json"
-            plan_json.write_text(json.dumps(deployment.tf.show_json(plan.plan_path)))
-            with app.err.status(f"checkov plan of {env}", spinner="dots"):
-                results.append(scanning.scan_plan(checkov, project.root, env, plan_json))
+        with scanning.hcl_copy(project.root) as hcl_root:
+            for env in selected:
+                deployment = deploy.Deployment.open(app, env, built)
+                plan = deployment.plan()
+                if plan.plan_path is None:
+                    app.say(f"  {env}: plan not saved on this backend; skipped")
+                    continue
+                plan_json = out_dir / f"{env}.tfplan.json"
+                plan_json.write_text(json.dumps(deployment.tf.show_json(plan.plan_path)))
+                with app.err.status(f"checkov plan of {env}", spinner="dots"):
+                    results.append(
+                        scanning.scan_plan(checkov, project.root, env, plan_json, hcl_root)
+                    )
     failed = sum(r.failed for r in results)
     if as_json:
         click.echo(
