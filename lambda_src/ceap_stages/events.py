@@ -23,7 +23,7 @@ Execution input rules:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -85,11 +85,6 @@ class ExecutionRequest:
     date_end: str | None = None  # inclusive, YYYY-MM-DD
     records: list[Any] | None = None
     source: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def has_input(self) -> bool:
-        return self.records is not None or self.source is not None
 
     @classmethod
     def parse(cls, data: Any) -> ExecutionRequest:
@@ -149,7 +144,7 @@ class ExecutionRequest:
                     f"the execution input has {'records' if records is not None else 'a source'} "
                     f"but no {', '.join(missing)}: add {' and '.join(missing)}"
                 )
-        return cls(program_id, marketplace, start, end, records, source, data)
+        return cls(program_id, marketplace, start, end, records, source)
 
 
 @dataclass(frozen=True)

@@ -167,10 +167,8 @@ class LineSource:
 
     def locate(self, line_number: int) -> str:
         """Where the consumer's ``line_number`` (1-based) came from."""
-        for start, name in reversed(self._marks):
-            if line_number > start:
-                return f"{name} {self._unit} {line_number - start}"
-        return f"{self._unit} {line_number}"
+        name, line = self.object_line(line_number)
+        return f"{name} {self._unit} {line}" if name else f"{self._unit} {line}"
 
     def bad_line(
         self,

@@ -54,7 +54,7 @@ class _Verifying:
         data: bytes = self._body.read(size) if size >= 0 else self._body.read()
         if data:
             self._hash.update(data)
-        elif self._hash is not None:
+        else:  # end of the body
             actual = self._hash.hexdigest()
             if actual != self._expected:
                 raise StageInputError(

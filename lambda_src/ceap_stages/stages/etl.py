@@ -355,8 +355,9 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
                         and type(event_marketplace) in _OPTIONAL_STR
                     )
                     has_risk = "fraudRisk" in event
-                    if valid and has_risk:
-                        valid = event_problem(event) is None
+                    if valid and has_risk:  # event_problem's rule for the optional field
+                        risk = event["fraudRisk"]
+                        valid = risk is None or (type(risk) in _NUMBER and 0 <= risk <= 1)
                 except (KeyError, TypeError, IndexError):
                     valid = False
                 if not valid:

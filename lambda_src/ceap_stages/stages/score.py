@@ -75,6 +75,7 @@ from ceap_stages.errors import StageConfigError
 from ceap_stages.jsonl import LineSink, LineSource
 from ceap_stages.observability import subsegment
 from ceap_stages.runtime import Stage, StageJob, StageOutcome, make_handler
+from ceap_stages.s3io import FORBIDDEN_CODES, MISSING_CODES
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = "engagement-v1"
@@ -390,26 +391,26 @@ class ScoreStage(Stage[ScoreSettings]):
 
     def __init__(self, env: Mapping[str, str], clients: Clients) -> None:
         super().__init__(env, clients)
-        self.model_key = self.settings.model_key
-        self._scorers: dict[tuple[str, str], Scorer] = {}
-        if not self.model_key:
-            self._scorers[("", "")] = Scorer(shipped_model())
+        #: the shipped model's scorer, unless CEAP_MODEL_KEY replaces it
+        self._shipped = None if self.settings.model_key else Scorer(shipped_model())
+        self._from_s3: dict[str, Scorer] = {}  # by workflow bucket
 
     def scorer(self, bucket: str) -> Scorer:
-        cache_key = (bucket, self.model_key) if self.model_key else ("", "")
-        found = self._scorers.get(cache_key)
+        if self._shipped is not None:
+            return self._shipped
+        found = self._from_s3.get(bucket)
         if found is None:
-            found = Scorer(self._load_from_s3(bucket))
-            self._scorers[cache_key] = found
+            found = self._from_s3[bucket] = Scorer(self._load_from_s3(bucket))
         return found
 
     def _load_from_s3(self, bucket: str) -> Model:
-        uri = f"s3://{bucket}/{self.model_key}"
+        key = self.settings.model_key
+        uri = f"s3://{bucket}/{key}"
         try:
             with subsegment("s3.read_model"):
-                raw = self.clients.s3.get_object(Bucket=bucket, Key=self.model_key)["Body"].read()
+                raw = self.clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except ClientError as exc:
-            if error_code(exc) in ("NoSuchKey", "NoSuchBucket", "404", "AccessDenied", "403"):
+            if error_code(exc) in MISSING_CODES | FORBIDDEN_CODES:
                 raise StageConfigError(
                     f"CEAP_MODEL_KEY names {uri}, which cannot be read ({error_code(exc)})"
                 ) from None

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -190,7 +190,6 @@ class StoreCounts:
     unchanged: int = 0
     write_retries: int = 0
     conflicts: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class CandidateWriter:
