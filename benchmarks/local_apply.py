@@ -28,22 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-COPIED = ("envs", "modules", "lambda_src", "glue", "pyproject.toml")
+from benchmarks.project import copy_project
+
 TARGETS = {"cold_apply_s": 30.0, "noop_reapply_s": 10.0}
 _CREATED = re.compile(r"\] (\S+) created \((\d+)s\)")
-
-
-def copy_project(root: Path) -> Path:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".terraform", ".ceap", "tests")
-    root.mkdir(parents=True, exist_ok=True)
-    for name in COPIED:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=ignore)
-        else:
-            shutil.copy2(source, root / name)
-    return root
 
 
 class Cli:

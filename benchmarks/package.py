@@ -24,7 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks.project import REPO, copy_project
+
 REPEATS = 3
 
 
@@ -54,11 +55,7 @@ def _measure(project: Path, target: str, env: dict[str, str]) -> tuple[float, fl
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ceap-bench-") as tmp:
-        project = Path(tmp) / "project"
-        for part in ("envs", "modules", "lambda_src", "glue"):
-            shutil.copytree(
-                REPO / part, project / part, ignore=shutil.ignore_patterns(".terraform*")
-            )
+        project = copy_project(Path(tmp) / "project")
         env = {
             **os.environ,
             "CEAP_WHEEL_CACHE": str(REPO / ".ceap" / "cache" / "wheels"),

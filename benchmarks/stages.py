@@ -130,17 +130,10 @@ class _UncachedFile:
 
 
 def _writer(out_dir: Path, prefix: str, *, always_one: bool = True) -> PartWriter:
-    """The stages' rolling part writer on local files, ``local_part_writer``'s limits."""
+    """The stages' rolling part writer on local files (uncached unless asked)."""
     if os.environ.get(CACHED_WRITES_ENV) or not hasattr(os, "posix_fadvise"):
         return local_part_writer(out_dir, prefix, always_one=always_one)
-    return PartWriter(
-        lambda i: f"{prefix}part-{i:05d}.jsonl",
-        lambda key: _UncachedFile(out_dir / key),
-        max_bytes=128 * 1024 * 1024,
-        max_records=1_000_000,
-        chunk_bytes=8 * 1024 * 1024,
-        always_one=always_one,
-    )
+    return local_part_writer(out_dir, prefix, always_one=always_one, open_file=_UncachedFile)
 
 
 def _peak_rss_mb() -> float:

@@ -128,10 +128,6 @@ class LocalCloud:
             "moto": health.get("moto") if health else None,
         }
 
-    def endpoint(self) -> str | None:
-        status = self.status()
-        return status["endpoint"] if status["running"] else None
-
     # ------------------------------------------------------------------ lifecycle
     def ensure_running(self, timeout: float = START_TIMEOUT_S) -> str:
         """The endpoint of the running server, starting one in the background if needed."""

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -101,10 +102,7 @@ class FunctionSpec:
 class InvocationResult:
     payload: bytes
     function_error: str | None
-    log_stream: str
     log_lines: list[tuple[int, str]]
-    duration_ms: float
-    request_id: str
 
     @property
     def log_tail(self) -> str:
@@ -156,7 +154,6 @@ class _Worker:
         self._ended: set[str] = set()
         self._cond = threading.Condition()
         self.last_used = time.monotonic()
-        self.invocations = 0
         threading.Thread(target=self._read_results, daemon=True).start()
         threading.Thread(target=self._read_output, daemon=True).start()
 
@@ -260,16 +257,7 @@ class LambdaRuntime:
 
     # ---------------------------------------------------------------- public API
     def invoke(self, spec: FunctionSpec, payload: bytes) -> InvocationResult:
-        request_id = secrets.token_hex(16)
-        request_id = "-".join(
-            (
-                request_id[:8],
-                request_id[8:12],
-                request_id[12:16],
-                request_id[16:20],
-                request_id[20:],
-            )
-        )
+        request_id = str(uuid.uuid4())
         worker = self._acquire(spec)
         worker.wait_initialised(spec.timeout_s)
         if self._tracker is not None:
@@ -304,10 +292,7 @@ class LambdaRuntime:
         return InvocationResult(
             payload=payload_bytes,
             function_error=function_error,
-            log_stream=worker.log_stream,
             log_lines=log_lines,
-            duration_ms=duration_ms,
-            request_id=request_id,
         )
 
     def invoke_async(self, spec: FunctionSpec, payload: bytes) -> None:
@@ -420,7 +405,6 @@ class LambdaRuntime:
 
     def _release(self, worker: _Worker, reusable: bool) -> None:
         worker.last_used = time.monotonic()
-        worker.invocations += 1
         with self._lock:
             self._busy.discard(worker)
             keep = reusable and worker.alive() and not self._closed
@@ -539,6 +523,8 @@ class LambdaRuntime:
         if self._runtime_dir is not None:
             return self._runtime_dir
         with self._extract_lock:
+            if self._runtime_dir is not None:  # built by another thread meanwhile
+                return self._runtime_dir
             runtime = self._root / "runtime"
             if runtime.is_dir():
                 shutil.rmtree(runtime)

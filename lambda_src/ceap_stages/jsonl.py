@@ -475,11 +475,13 @@ def local_part_writer(
     max_records: int = 1_000_000,
     chunk_bytes: int = 8 * 1024 * 1024,
     always_one: bool = True,
+    open_file: Callable[[Path], ObjectUpload] = _LocalFile,
 ) -> PartWriter:
-    """A ``PartWriter`` producing ``{directory}/{prefix}part-NNNNN.jsonl`` files."""
+    """A ``PartWriter`` producing ``{directory}/{prefix}part-NNNNN.jsonl`` files
+    (each opened with ``open_file``)."""
     return PartWriter(
         lambda i: f"{prefix}part-{i:05d}.jsonl",
-        lambda key: _LocalFile(directory / key),
+        lambda key: open_file(directory / key),
         max_bytes=max_bytes,
         max_records=max_records,
         chunk_bytes=chunk_bytes,

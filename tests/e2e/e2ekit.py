@@ -17,13 +17,12 @@ import pytest
 from botocore.config import Config
 from click.testing import CliRunner, Result
 
+from benchmarks.project import IGNORED, copy_project
 from ceap_stages import contract
 from ceap_tf.cli import main
 from ceap_tf.samples.orders import build_execution_input, generate_orders
 
-REPO = Path(__file__).resolve().parents[2]
 TEST_ENVS = Path(__file__).resolve().parent / "envs"
-COPIED = ("envs", "modules", "lambda_src", "glue", "pyproject.toml")
 STAGES = ("ETL", "Filter", "Score", "Store", "Reactive")
 
 
@@ -34,17 +33,10 @@ def make_project(root: Path) -> Path:
     the working tree changes. Everything a run writes (``.ceap/``: build, roots, local
     cloud, state) stays in ``root``.
     """
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".terraform", ".ceap", "tests")
-    root.mkdir(parents=True, exist_ok=True)
-    for name in COPIED:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=ignore)
-        else:
-            shutil.copy2(source, root / name)
+    copy_project(root)
     for env in sorted(TEST_ENVS.iterdir()):
         if env.is_dir():
-            shutil.copytree(env, root / "envs" / env.name, ignore=ignore)
+            shutil.copytree(env, root / "envs" / env.name, ignore=IGNORED)
     return root
 
 
