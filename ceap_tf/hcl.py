@@ -50,22 +50,25 @@ def _skip_string(text: str, i: int) -> int:
     return i
 
 
+def _skip_literal(text: str, i: int) -> int | None:
+    """If a string or a heredoc starts at ``text[i]``, the index just after it."""
+    ch = text[i]
+    if ch == '"':
+        return _skip_string(text, i)
+    if ch != "<" or (heredoc := _HEREDOC.match(text, i)) is None:
+        return None
+    marker = re.escape(heredoc.group(1))
+    end = re.compile(rf"^\s*{marker}\s*$", re.MULTILINE).search(text, heredoc.end())
+    return end.end() if end else len(text)
+
+
 def strip_comments(text: str) -> str:
     """Blank out ``#``, ``//`` and ``/* */`` comments (offsets and strings are kept)."""
     out: list[str] = []
     i = 0
     while i < len(text):
         ch = text[i]
-        if ch == '"':
-            end = _skip_string(text, i)
-            out.append(text[i:end])
-            i = end
-        elif (heredoc := _HEREDOC.match(text, i)) is not None:
-            marker = heredoc.group(1)
-            end_match = re.compile(rf"^\s*{re.escape(marker)}\s*$", re.MULTILINE).search(
-                text, heredoc.end()
-            )
-            end = end_match.end() if end_match else len(text)
+        if (end := _skip_literal(text, i)) is not None:
             out.append(text[i:end])
             i = end
         elif ch == "#" or text.startswith("//", i):
@@ -90,15 +93,8 @@ def _matching_brace(text: str, open_index: int) -> int:
     i = open_index
     while i < len(text):
         ch = text[i]
-        if ch == '"':
-            i = _skip_string(text, i)
-            continue
-        if (heredoc := _HEREDOC.match(text, i)) is not None:
-            marker = heredoc.group(1)
-            end = re.compile(rf"^\s*{re.escape(marker)}\s*$", re.MULTILINE).search(
-                text, heredoc.end()
-            )
-            i = end.end() if end else len(text)
+        if (end := _skip_literal(text, i)) is not None:
+            i = end
             continue
         if ch in "{[(":
             depth += 1
@@ -117,8 +113,8 @@ def blocks(text: str, block_type: str | None = None) -> Iterator[Block]:
     while i < len(clean):
         match = _BLOCK_HEAD.match(clean, i)
         if match is None or (i > 0 and clean[i - 1] not in "\n\r\t "):
-            if clean[i] == '"':
-                i = _skip_string(clean, i)
+            if (end := _skip_literal(clean, i)) is not None:
+                i = end
             elif clean[i] in "{[(":
                 i = _matching_brace(clean, i) + 1
             else:
@@ -140,8 +136,8 @@ def attributes(body: str) -> dict[str, str]:
     line_start = True
     while i < len(body):
         ch = body[i]
-        if ch == '"':
-            i = _skip_string(body, i)
+        if (end := _skip_literal(body, i)) is not None:
+            i = end
             line_start = False
             continue
         if ch in "{[(":
@@ -170,8 +166,8 @@ def _expression_end(body: str, start: int) -> int:
     i = start
     while i < len(body):
         ch = body[i]
-        if ch == '"':
-            i = _skip_string(body, i)
+        if (end := _skip_literal(body, i)) is not None:
+            i = end
             continue
         if ch in "{[(":
             depth += 1

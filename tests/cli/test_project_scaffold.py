@@ -53,6 +53,12 @@ def test_hcl_blocks_skip_comments_strings_and_heredocs() -> None:
     assert attrs["source"] == '"../../modules/workflow"'
     assert attrs["type"] == "var.kind"
     assert attrs["nested"].startswith("{")
+    # A heredoc is one expression: nothing inside it reads as an attribute.
+    local_attrs = hcl.attributes(next(hcl.blocks(HCL, "locals")).body)
+    assert set(local_attrs) == {"text", "s"}
+    assert local_attrs["text"].startswith("<<-EOT") and local_attrs["text"].endswith("EOT")
+    doc = hcl.attributes('description = <<EOT\ntype = "STANDARD"\nEOT\ntype = "EXPRESS"\n')
+    assert doc == {"description": '<<EOT\ntype = "STANDARD"\nEOT', "type": '"EXPRESS"'}
     assert hcl.string_literal('"EXPRESS"') == "EXPRESS"
     assert hcl.string_literal('"a-${var.x}"') is None
     assert hcl.string_literal("var.x") is None
