@@ -10,6 +10,7 @@ Glue minutes) comes from options. The estimate is a planning aid, not a bill.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,8 +39,14 @@ PRICES: dict[str, float] = {
     "kms_key_per_month": 1.00,
 }
 
-#: Memory (MB) per Lambda stage: the modules/stage_lambda defaults.
+#: Memory (MB) per Lambda stage when the modules cannot be read: the EXPRESS defaults.
 LAMBDA_MEMORY_MB = {"ETL": 1024, "Filter": 512, "Score": 1024, "Store": 1024, "Reactive": 512}
+#: Where the modules size the stages: file, locals map (``Stage = { memory_size = N }``).
+STAGE_SIZES = {
+    "EXPRESS": ("stage_lambda/main.tf", "stage_defaults"),
+    "STANDARD": ("workflow/main.tf", "standard_stage_sizes"),
+}
+_STAGE_MEMORY = re.compile(r"(\w+)\s*=\s*\{\s*memory_size\s*=\s*(\d+)")
 DPU_PER_WORKER = {"G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0}
 EXPRESS_MIN_MEMORY_GB = 0.064  # Express duration is billed in 64 MB steps
 RECORD_BYTES = 1024  # a candidate line, roughly
@@ -107,11 +114,25 @@ def glue_shape(modules_dir: Path) -> GlueShape:
     return shape
 
 
+def stage_memory(modules_dir: Path, workflow_type: str) -> dict[str, int]:
+    """Memory (MB) per Lambda stage as the modules size them for ``workflow_type``."""
+    relative, name = STAGE_SIZES[workflow_type]
+    path = modules_dir / relative
+    if path.is_file():
+        for block in hcl.blocks(path.read_text(), "locals"):
+            if expression := hcl.attributes(block.body).get(name):
+                sizes = {stage: int(mb) for stage, mb in _STAGE_MEMORY.findall(expression)}
+                if set(sizes) == set(LAMBDA_MEMORY_MB):
+                    return sizes
+    return dict(LAMBDA_MEMORY_MB)
+
+
 def estimate(project: Project, workflow: Workflow, assumptions: Assumptions) -> Estimate:
     p = PRICES
     n = assumptions.executions_per_month
     records = assumptions.records_per_execution
-    lambda_stages = list(LAMBDA_MEMORY_MB)
+    memory = stage_memory(project.modules_dir, workflow.type)
+    lambda_stages = list(memory)
     standard = workflow.type == "STANDARD"
     states = len(lambda_stages) + (1 if standard else 0)
     result = Estimate(workflow.name, workflow.type, assumptions)
@@ -128,7 +149,7 @@ def estimate(project: Project, workflow: Workflow, assumptions: Assumptions) -> 
             p["sfn_express_per_request"]
             + duration * EXPRESS_MIN_MEMORY_GB * p["sfn_express_per_gb_second"]
         )
-    gb_seconds = sum(mb / 1024 * stage_seconds for mb in LAMBDA_MEMORY_MB.values())
+    gb_seconds = sum(mb / 1024 * stage_seconds for mb in memory.values())
     items["Lambda (5 stages)"] = n * (
         len(lambda_stages) * p["lambda_per_request"] + gb_seconds * p["lambda_per_gb_second"]
     )

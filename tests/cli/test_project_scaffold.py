@@ -151,6 +151,15 @@ def test_cost_reflects_type_and_volume() -> None:
     glue = small.items["Glue HeavyETL"]
     assert glue == pytest.approx(30 * 2 * 10 / 60 * cost.PRICES["glue_per_dpu_hour"])
     assert small.total == pytest.approx(sum(small.items.values()))
+    # STANDARD stages are sized by modules/workflow (ETL and Score 2 GB), not the
+    # stage_lambda defaults EXPRESS uses.
+    standard_mb = cost.stage_memory(project.modules_dir, "STANDARD")
+    assert standard_mb == dict(ETL=2048, Filter=1024, Score=2048, Store=1024, Reactive=512)
+    assert cost.stage_memory(project.modules_dir, "EXPRESS") == cost.LAMBDA_MEMORY_MB
+    assert small.items["Lambda (5 stages)"] == pytest.approx(
+        30 * (5 * cost.PRICES["lambda_per_request"]
+              + sum(standard_mb.values()) / 1024 * cost.PRICES["lambda_per_gb_second"])
+    )  # fmt: skip
     big = cost.estimate(project, batch, cost.Assumptions(executions_per_month=60))
     assert big.items["Glue HeavyETL"] == pytest.approx(2 * glue)
     express = cost.estimate(project, realtime, cost.Assumptions(executions_per_month=1_000_000))
