@@ -88,6 +88,15 @@ def _variable_default(texts: list[str], name: str) -> str | None:
     return None
 
 
+def find_project_root(start: Path) -> Path | None:
+    """The nearest directory at or above ``start`` holding both ``envs/`` and ``modules/``."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / "envs").is_dir() and (candidate / "modules").is_dir():
+            return candidate
+    return None
+
+
 @dataclass(frozen=True)
 class Workflow:
     name: str
@@ -117,9 +126,9 @@ class Project:
                 raise UsageProblem(f"{root} is not a ceap-tf project (it has no envs/ directory)")
             return cls(root)
         here = (start or Path.cwd()).resolve()
-        for candidate in (here, *here.parents):
-            if (candidate / "envs").is_dir() and (candidate / "modules").is_dir():
-                return cls(candidate)
+        root = find_project_root(here)
+        if root is not None:
+            return cls(root)
         raise UsageProblem(
             f"{here} is not inside a ceap-tf project (no envs/ and modules/ above it)",
             hint="run from the repository or pass --project-dir",

@@ -36,6 +36,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ from ceap_tf.errors import (
     ToolMissing,
 )
 from ceap_tf.files import write_text_atomic
+from ceap_tf.project import find_project_root
 
 MIN_VERSION: tuple[int, int, int] = (1, 10, 0)
 
@@ -357,15 +359,6 @@ def cli_config_env(ceap_dir: Path, environ: Mapping[str, str] | None = None) -> 
     return {"TF_CLI_CONFIG_FILE": str(path)}
 
 
-def find_project_root(start: Path) -> Path | None:
-    """The nearest directory at or above ``start`` holding both ``envs/`` and ``modules/``."""
-    start = start.resolve()
-    for candidate in (start, *start.parents):
-        if (candidate / "envs").is_dir() and (candidate / "modules").is_dir():
-            return candidate
-    return None
-
-
 # ------------------------------------------------------------------ binary & version
 
 
@@ -530,10 +523,15 @@ class Terraform:
 
     # -- plumbing -------------------------------------------------------------
 
+    @cached_property
+    def _cli_config(self) -> dict[str, str]:
+        """The CLI configuration's variables, written once per runner (not per command)."""
+        return cli_config_env(self.ceap_dir)
+
     def environment(self) -> dict[str, str]:
         """The full environment terraform runs with."""
         env = dict(os.environ)
-        env.update(cli_config_env(self.ceap_dir))
+        env.update(self._cli_config)
         env.update(
             {
                 "TF_DATA_DIR": str(self.data_dir),
