@@ -134,10 +134,15 @@ class WorkflowClient:
         result.manifest_errors.pop(stage, None)
         return manifest
 
-    def collect(self, result: ExecutionResult) -> ExecutionResult:
+    def _finish(
+        self, result: ExecutionResult, on_stage: StageCallback | None, started: float
+    ) -> ExecutionResult:
+        """The last look at the manifests once the execution ended; a stage that wrote
+        none is recorded as None (each missing manifest is fetched once here)."""
+        self._poll_stages(result, on_stage)
         for stage in self.stages:
-            if result.manifests.get(stage) is None:
-                result.manifests[stage] = self._read_safely(result, stage)
+            result.manifests.setdefault(stage, None)
+        result.seconds = time.monotonic() - started
         return result
 
     # -- executions ----------------------------------------------------------
@@ -210,9 +215,7 @@ class WorkflowClient:
                     hint="see it with ceap-tf run --no-wait, or raise --timeout",
                 )
             time.sleep(POLL_SECONDS)
-        self._poll_stages(result, on_stage)
-        result.seconds = time.monotonic() - started
-        return self.collect(result)
+        return self._finish(result, on_stage, started)
 
     def _run_express(
         self,
@@ -255,9 +258,7 @@ class WorkflowClient:
         result.status = str(response.get("status", "FAILED"))
         result.error = response.get("error")
         result.cause = response.get("cause")
-        self._poll_stages(result, on_stage)
-        result.seconds = time.monotonic() - started
-        return self.collect(result)
+        return self._finish(result, on_stage, started)
 
     # -- queues ----------------------------------------------------------------
 
