@@ -42,7 +42,7 @@ from typing import Any
 import orjson
 
 from ceap_stages import config
-from ceap_stages.contract import ETL
+from ceap_stages.contract import ETL, iso_utc
 from ceap_stages.errors import StageInputError
 from ceap_stages.jsonl import LineSink, LineSource, json_error
 from ceap_stages.keyset import KeySet
@@ -109,9 +109,8 @@ class EtlRun:
 
 def expiry(created_at: str, ttl_days: int) -> str:
     """``created_at`` (ISO, UTC) plus ``ttl_days`` days, in the same format."""
-    created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
-    expires = created + timedelta(days=ttl_days)
-    return expires.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    created = datetime.fromisoformat(created_at)
+    return iso_utc(created + timedelta(days=ttl_days))
 
 
 def _is_date(value: Any) -> bool:

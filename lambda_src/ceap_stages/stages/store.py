@@ -52,8 +52,16 @@ from botocore.exceptions import ClientError
 
 from ceap_stages import config
 from ceap_stages.aws import backoff_sleep, error_code
-from ceap_stages.candidate import eligible_channels, keys, primary_channel, primary_score
-from ceap_stages.contract import STORE
+from ceap_stages.candidate import (
+    eligible_channels,
+    keys,
+    partition_key,
+    primary_channel,
+    primary_score,
+    program_and_marketplace,
+    sort_key,
+)
+from ceap_stages.contract import STORE, iso_utc
 from ceap_stages.errors import StageTransientError
 from ceap_stages.jsonl import LineSink, LineSource
 from ceap_stages.observability import subsegment
@@ -112,7 +120,7 @@ def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
@@ -128,18 +136,19 @@ def build_item(
     candidate: dict[str, Any], *, version: int, content_hash: str, expires: int, stored_at: str
 ) -> dict[str, Any]:
     """The DynamoDB item (AttributeValue format) of ``candidate``."""
-    pk, sk = keys(candidate)
+    program, marketplace = program_and_marketplace(candidate)
+    subject = candidate["subject"]
+    pk = partition_key(candidate["customerId"], program, marketplace)
+    sk = sort_key(subject["type"], subject["id"])
     meta = candidate.get("metadata") or {}
     attrs = candidate.get("attributes") or {}
-    subject = candidate["subject"]
-    program = str(meta.get("programId") or pk.split("#PROGRAM#", 1)[1].split("#MARKETPLACE#")[0])
     event_day = str(attrs.get("eventDate") or "")[:10]
     item: dict[str, Any] = {
         "PK": {"S": pk},
         "SK": {"S": sk},
         "customerId": {"S": candidate["customerId"]},
         "programId": {"S": program},
-        "marketplace": {"S": pk.rsplit("#MARKETPLACE#", 1)[1]},
+        "marketplace": {"S": marketplace},
         "subjectType": {"S": subject["type"]},
         "subjectId": {"S": subject["id"]},
         "eligibleChannels": attribute_value(eligible_channels(candidate)),
@@ -200,14 +209,14 @@ class CandidateWriter:
         self.settings = settings
         self.table = settings.table
         self.now = now
-        self.stored_at = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        self.stored_at = iso_utc(now)
         self.counts = StoreCounts()
 
     def _stamp_expiry(self, p: Pending) -> int:
         """The item's TTL; also written to the output candidate's ``metadata.expiresAt``."""
         expires = expires_at(p.candidate, self.settings.ttl_days, self.now)
-        iso = datetime.fromtimestamp(expires, UTC).isoformat(timespec="milliseconds")
-        p.candidate.setdefault("metadata", {})["expiresAt"] = iso.replace("+00:00", "Z")
+        iso = iso_utc(datetime.fromtimestamp(expires, UTC))
+        p.candidate.setdefault("metadata", {})["expiresAt"] = iso
         return expires
 
     def _item(self, p: Pending, version: int) -> dict[str, Any]:
