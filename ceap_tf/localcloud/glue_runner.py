@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-import boto3
 from botocore.config import Config
 
+from ceap_tf.localcloud.clients import local_client
 from ceap_tf.localcloud.lambda_runtime import TEST_CREDENTIALS
 
 StateCallback = Callable[[str, str | None], None]
@@ -104,14 +104,8 @@ class GlueRunner:
             shutil.rmtree(self._root / spec.run_id, ignore_errors=True)
 
     def _s3(self, region: str) -> object:
-        return boto3.client(
-            "s3",
-            endpoint_url=self._endpoint,
-            region_name=region,
-            aws_access_key_id=TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
-        )
+        config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2})
+        return local_client("s3", self._endpoint, region, config)
 
     def _download(self, s3: object, uri: str, target_dir: Path) -> Path:
         bucket, key = _split_s3_uri(uri)

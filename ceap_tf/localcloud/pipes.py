@@ -20,11 +20,10 @@ import threading
 import time
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ceap_tf.localcloud.lambda_runtime import TEST_CREDENTIALS
+from ceap_tf.localcloud.clients import local_client
 
 LOG = logging.getLogger("ceap_tf.localcloud.pipes")
 _PLACEHOLDER = re.compile(r"<(\$[^<>]*|aws\.pipes\.[a-z.\-]+)>")
@@ -119,18 +118,8 @@ class PipePoller:
         self._stop.set()
 
     def _client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self._endpoint,
-            region_name=self._region,
-            aws_access_key_id=TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            config=Config(
-                inject_host_prefix=False,
-                retries={"max_attempts": 1},
-                read_timeout=900,
-            ),
-        )
+        config = Config(inject_host_prefix=False, retries={"max_attempts": 1}, read_timeout=900)
+        return local_client(service, self._endpoint, self._region, config)
 
     def _scan_forever(self) -> None:
         pipes = self._client("pipes")

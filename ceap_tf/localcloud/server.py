@@ -104,21 +104,14 @@ WARM_UP_CALLS = (
 
 
 def _warm_up(endpoint: str) -> None:
-    import boto3
     from botocore.config import Config
+
+    from ceap_tf.localcloud.clients import local_client
 
     config = Config(retries={"total_max_attempts": 10, "mode": "standard"})
     for service, operation in WARM_UP_CALLS:
         try:
-            client = boto3.client(
-                service,
-                endpoint_url=endpoint,
-                region_name=REGION,
-                aws_access_key_id="test",
-                aws_secret_access_key="test",
-                config=config,
-            )
-            getattr(client, operation)()
+            getattr(local_client(service, endpoint, REGION, config), operation)()
         except Exception as exc:  # only a head start; real requests report real errors
             logging.getLogger("ceap_tf.localcloud").debug("warm-up %s: %s", service, exc)
 

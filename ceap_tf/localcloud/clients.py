@@ -1,0 +1,22 @@
+"""boto3 clients the local cloud's own threads use to call the local cloud."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from ceap_tf.localcloud.lambda_runtime import TEST_CREDENTIALS
+
+
+def local_client(service: str, endpoint: str, region: str, config: Config | None = None) -> Any:
+    """A client for ``service`` at ``endpoint`` with the local cloud's test credentials."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=config,
+    )
