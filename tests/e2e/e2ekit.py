@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import awskit
 import boto3
 import pytest
+from awskit import log_messages, queue_depth  # noqa: F401 - the suite imports them from here
 from botocore.config import Config
 from click.testing import CliRunner, Result
 
@@ -90,26 +91,14 @@ def client_factory(endpoint: str) -> Callable[[str], Any]:
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(interval)
+    """``awskit.wait_for`` with the end-to-end suite's longer defaults."""
+    return awskit.wait_for(check, timeout, interval)
 
 
 def history_events(logs: Any, group: str, execution: str | None = None) -> list[dict[str, Any]]:
     """Execution history events the state machine logged (optionally of one execution)."""
-    events: list[dict[str, Any]] = []
-    for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]:
-        name = stream["logStreamName"]
-        if execution is not None and not name.endswith(f"/{execution}"):
-            continue
-        for event in logs.get_log_events(logGroupName=group, logStreamName=name)["events"]:
-            events.append(json.loads(event["message"]))
-    return events
+    suffix = None if execution is None else f"/{execution}"
+    return [json.loads(message) for message in log_messages(logs, group, suffix)]
 
 
 def execution_name(event: dict[str, Any]) -> str:
@@ -153,14 +142,6 @@ def queue_message_input(program_id: str) -> dict[str, Any]:
 
 def state_machine_log_group(workflow: dict[str, Any]) -> str:
     return f"/aws/vendedlogs/states/{workflow['state_machine_name']}"
-
-
-def queue_depth(sqs: Any, url: str) -> int:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return sum(int(value) for value in attributes.values())
 
 
 def post_fault(endpoint: str, rule: dict[str, Any] | None) -> None:

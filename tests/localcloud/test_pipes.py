@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from awskit import log_messages, queue_depth
 from cloudkit import ACCOUNT, unique, wait_for
 
 from ceap_tf.localcloud.pipes import apply_input_template
@@ -107,23 +108,8 @@ def pipe_stack(
 
 
 def _started_inputs(logs: Any, group: str) -> list[Any]:
-    inputs = []
-    for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]:
-        for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])[
-            "events"
-        ]:
-            message = json.loads(event["message"])
-            if message["type"] == "ExecutionStarted":
-                inputs.append(json.loads(message["details"]["input"]))
-    return inputs
-
-
-def _count(sqs: Any, url: str) -> int:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return sum(int(v) for v in attributes.values())
+    events = [json.loads(message) for message in log_messages(logs, group)]
+    return [json.loads(e["details"]["input"]) for e in events if e["type"] == "ExecutionStarted"]
 
 
 def test_request_response_pipe_starts_a_sync_execution_and_deletes_the_message(
@@ -136,8 +122,8 @@ def test_request_response_pipe_starts_a_sync_execution_and_deletes_the_message(
     inputs = wait_for(lambda: _started_inputs(client("logs"), stack["log_group"]))
     # Pipes sends a JSON array to Step Functions, even for a batch of one.
     assert inputs == [[{"programId": "p1"}]]
-    wait_for(lambda: _count(sqs, stack["queue"]) == 0)
-    assert _count(sqs, stack["dlq"]) == 0
+    wait_for(lambda: queue_depth(sqs, stack["queue"]) == 0)
+    assert queue_depth(sqs, stack["dlq"]) == 0
 
 
 def test_failed_executions_leave_the_message_until_it_reaches_the_dlq(
@@ -147,8 +133,8 @@ def test_failed_executions_leave_the_message_until_it_reaches_the_dlq(
     sqs = client("sqs")
     sqs.send_message(QueueUrl=stack["queue"], MessageBody=json.dumps({"poison": True}))
 
-    wait_for(lambda: _count(sqs, stack["dlq"]) == 1, timeout=60)
-    assert _count(sqs, stack["queue"]) == 0
+    wait_for(lambda: queue_depth(sqs, stack["dlq"]) == 1, timeout=60)
+    assert queue_depth(sqs, stack["queue"]) == 0
     assert len(_started_inputs(client("logs"), stack["log_group"])) == 3
     moved = sqs.receive_message(QueueUrl=stack["dlq"])["Messages"][0]
     assert json.loads(moved["Body"]) == {"poison": True}
@@ -166,4 +152,4 @@ def test_fire_and_forget_pipe_starts_a_standard_execution(
     )
     described = sfn.describe_execution(executionArn=executions[0]["executionArn"])
     assert json.loads(described["input"]) == [{"programId": "p2"}]
-    wait_for(lambda: _count(sqs, stack["queue"]) == 0)
+    wait_for(lambda: queue_depth(sqs, stack["queue"]) == 0)
