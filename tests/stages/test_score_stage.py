@@ -200,5 +200,6 @@ def test_a_model_file_cannot_inject_code() -> None:
                 "weight": 1, "default": 2}])
     )  # fmt: skip
     assert repr(hostile) in scorer.source
+    assert hostile not in scorer.fields_source  # the Struct attributes have made-up names
     # The key is only ever a string literal: absent, so the default applies: z = 2.
     assert scorer.score(candidate(25)) == {"value": 0.880797, "confidence": 0.0}

@@ -280,6 +280,181 @@ def test_errors_keep_their_record_numbers_and_orjson_messages() -> None:
     assert bad["rejection"]["detail"] == f"not valid JSON ({parse_error(CUT_SHORT)})"
 
 
+MIXED_MODEL = {
+    "modelId": "mixed-v2",
+    "version": 2,
+    "intercept": 0.25,
+    "features": [
+        {"name": "tier", "path": "tier", "transform": "identity", "weight": 0.5, "default": 2},
+        {"name": "value", "path": "attributes.orderValue", "transform": "log1p", "weight": 0.3},
+        {"name": "value2", "path": "attributes.orderValue", "transform": "identity",
+         "weight": -0.01, "default": 1},
+        {"name": "deep", "path": "a.b.c", "transform": "decay", "scale": 7, "weight": 1.5,
+         "default": 0.5},
+        {"name": "reach", "path": "attributes.channelEligibility", "transform": "count_true",
+         "weight": 0.35, "default": -1},
+        {"name": "sibling", "path": "a.d", "transform": "identity", "weight": 0.1},
+        {"name": "recent", "path": "attributes.enrichment.daysSinceLastOrder",
+         "transform": "decay", "scale": 30, "weight": 0.6, "default": 0.1},
+    ],
+}  # fmt: skip
+
+
+def random_value(rng: random.Random, depth: int) -> Any:
+    """A JSON value of any shape a feature or one of its parents might hold."""
+    kind = rng.randrange(11)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return rng.choice([True, False])
+    if kind == 2:
+        return rng.choice([0, 1, -3, 7, 2**63 - 1, -(2**63), 10**19])
+    if kind <= 5:
+        return rng.choice([0.0, -0.0, 5e-324, 1e308, -2.5]) if kind == 3 else rng.uniform(-5, 500)
+    if kind == 6:
+        return rng.choice(["", "12", "scores"])
+    if kind == 7:
+        return [rng.randrange(3)]
+    values = [True, False, 1, 0, None, "true", 1.0]
+    if depth > 2 or kind == 8:
+        return {k: rng.choice(values) for k in rng.sample(["email", "push", "x"], rng.randrange(4))}
+    return random_object(rng, depth + 1)
+
+
+KEYS = ["tier", "attributes", "orderValue", "channelEligibility", "enrichment",
+        "daysSinceLastOrder", "a", "b", "c", "d", "scores", "other"]  # fmt: skip
+
+
+def random_object(rng: random.Random, depth: int = 0) -> dict[str, Any]:
+    return {key: random_value(rng, depth) for key in rng.sample(KEYS, rng.randrange(len(KEYS)))}
+
+
+@pytest.mark.parametrize("model_doc", [None, MIXED_MODEL], ids=["shipped", "mixed"])
+def test_the_fields_reading_scores_exactly_as_the_parsed_candidate(model_doc) -> None:
+    model = score.shipped_model() if model_doc is None else score.Model.from_json(
+        orjson.dumps(model_doc), "test"
+    )  # fmt: skip
+    scorer = score.Scorer(model)
+    assert scorer.decode_fields is not None
+    rng = random.Random(11)
+    shapes = [random_object(rng) for _ in range(6000)]
+    for candidate in sample_candidates(200):  # and real candidates with some holes
+        candidate["attributes"].pop(rng.choice(list(candidate["attributes"])))
+        shapes.append(candidate)
+    outcomes = {"same": 0, "both_refuse": 0, "parsed_whole": 0}
+    for shape in shapes:
+        line = orjson.dumps(shape)
+        try:
+            expected = scorer._score(orjson.loads(line))
+        except (TypeError, AttributeError, KeyError):
+            expected = None
+        try:
+            fields = scorer.decode_fields(line)
+        except score.msgspec.ValidationError:
+            # a parent that is not an object: the orjson reading finds nothing under it
+            outcomes["parsed_whole"] += 1
+            continue
+        try:
+            got = scorer._score_fields(fields)
+        except (TypeError, AttributeError, KeyError, ArithmeticError):
+            assert expected is None, line
+            outcomes["both_refuse"] += 1
+            continue
+        assert got == expected, line  # bit for bit, and the same count of present features
+        assert math.copysign(1, got[0]) == math.copysign(1, expected[0])
+        outcomes["same"] += 1
+    # each way through happened often enough to mean something
+    assert min(outcomes.values()) > 100, outcomes
+
+
+def test_a_line_scored_from_its_fields_is_not_parsed_again(monkeypatch) -> None:
+    scorer = score.Scorer(score.shipped_model())
+    parsed: list[bytes] = []
+    loads = orjson.loads
+
+    def counting_loads(data: bytes) -> Any:
+        parsed.append(data)
+        return loads(data)
+
+    monkeypatch.setattr(score.orjson, "loads", counting_loads)
+    candidates = sample_candidates(50)
+    candidates[20]["customerId"] = "Zoë"  # UTF-8: still read from its fields
+    lines = [orjson.dumps(c) for c in candidates]
+    out = ListSink()
+    score.score_lines(LineSource.from_lines(lines), out, scorer)
+    # only the first line, whose tail the splice learns, is parsed whole
+    assert parsed == [lines[0] + b"\n"]
+    monkeypatch.undo()
+    _, expected = score_all(lines)
+    assert out.lines == [orjson.dumps(e) + b"\n" for e in expected]
+
+
+def test_lines_the_fields_reading_cannot_vouch_for_are_parsed_whole() -> None:
+    first = orjson.dumps(sample_candidates(1)[0])
+    meta = orjson.dumps(sample_candidates(1)[0]["metadata"]).decode()
+    nested = "[" * 1000 + "]" * 1000  # deeper than msgspec decodes, not orjson
+    odd = [
+        f'{{"x":{nested},{ATTRS},"scores":{{}},"metadata":{meta}}}',
+        f'{{"attributes":"not an object","scores":{{}},"metadata":{meta}}}',
+        f'{{"attributes":{{"orderValue":25,"enrichment":[1]}},"scores":{{}},"metadata":{meta}}}',
+    ]
+    lines = [first, *(line.encode() for line in odd), first]
+    out, expected = score_all(lines)
+    for written, candidate in zip(out[2:], expected[2:], strict=True):
+        assert same_json(written, candidate)
+    # the deep one (too deep for orjson to write or Python to compare): spliced
+    cut = lines[1].index(b'"scores":{') + 10
+    entry = orjson.dumps({"engagement-v1": expected[1]["scores"]["engagement-v1"]})[1:-1]
+    assert out[1] == lines[1][:cut] + entry + lines[1][cut:] + b"\n"
+    # not UTF-8 where Score does not read: refused as before, with orjson's words
+    bad = first.replace(b'"customerId":"', b'"customerId":"\xff')
+    with pytest.raises(StageInputError) as refused:
+        score_all([first, bad])
+    assert str(refused.value) == f"input record 2: not valid JSON ({parse_error(bad)})"
+    # out of the double range where the model reads: refused
+    huge = first.replace(b'"orderValue":', b'"orderValue":1e400,"x":')
+    with pytest.raises(StageInputError, match=r"input record 2: not valid JSON \(number is inf"):
+        score_all([first, huge])
+
+
+def test_an_out_of_range_number_score_does_not_read_is_left_to_the_next_stage() -> None:
+    first = orjson.dumps(sample_candidates(1)[0])
+    line = first.replace(b'"customerId":', b'"x":1e400,"customerId":')
+    sink = ListSink()
+    score.score_lines(
+        LineSource.from_lines([first, line]), sink, score.Scorer(score.shipped_model())
+    )
+    out = sink.lines
+    # written on with its score: valid JSON, which the next stage refuses with its number
+    assert out[1].startswith(line[: line.index(b'"scores":{') + 10] + b'"engagement-v1":')
+    with pytest.raises(orjson.JSONDecodeError, match="number is infinity"):
+        orjson.loads(out[1])
+
+
+def test_a_model_with_a_feature_under_another_feature_reads_lines_whole() -> None:
+    doc = {
+        "modelId": "nested",
+        "version": 1,
+        "features": [
+            {"name": "whole", "path": "attributes.channelEligibility", "transform": "count_true",
+             "weight": 1},
+            {"name": "email", "path": "attributes.channelEligibility.email",
+             "transform": "identity", "weight": 2},
+        ],
+    }  # fmt: skip
+    scorer = score.Scorer(score.Model.from_json(orjson.dumps(doc), "test"))
+    assert scorer.decode_fields is None
+    lines = [orjson.dumps(c) for c in sample_candidates(20)]
+    out = ListSink()
+    score.score_lines(LineSource.from_lines(lines), out, scorer)
+    for line, written in zip(lines, out.lines, strict=True):
+        candidate = orjson.loads(line)
+        channels = candidate["attributes"]["channelEligibility"]
+        z = sum(v is True for v in channels.values()) + 2 * channels["email"]
+        entry = orjson.loads(written)["scores"]["nested"]
+        assert entry == {"value": round(1 / (1 + math.exp(-z)), 6), "confidence": 1.0}
+
+
 def test_fast_rounding_is_round_to_6_digits() -> None:
     scorer = score.Scorer(
         score.Model.from_json(

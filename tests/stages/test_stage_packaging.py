@@ -27,6 +27,7 @@ def test_requirements_match_pyproject_and_leave_boto3_to_the_runtime() -> None:
     assert requirements == {
         "aws-lambda-powertools": "3.37.0",
         "aws-xray-sdk": "2.15.0",
+        "msgspec": "0.22.0",
         "orjson": "3.13.0",
     }
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]

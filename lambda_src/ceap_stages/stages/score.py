@@ -31,6 +31,12 @@ prior responses raise the score.
 The model is loaded once per execution environment (S3 override: once per bucket
 and key); a new model file takes effect in new execution environments.
 
+Input: a line is decoded into only the values the model reads (``ModelFields``,
+msgspec Structs; the rest of the line is checked against the JSON grammar, not
+built into objects). A line that decoding cannot vouch for, or whose score cannot
+be spliced in, is parsed whole with orjson, which also words the error of a line
+that is not a candidate.
+
 Output: each candidate line is written back with the score added; what the next
 stage parses is exactly the parsed candidate with ``scores[modelId]`` set. Rather
 than serializing the whole candidate again, the entry is spliced into the input
@@ -65,6 +71,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 from botocore.exceptions import ClientError
 
@@ -169,24 +176,67 @@ _EXPRESSIONS = {
 }
 
 
-def compile_model(model: Model) -> tuple[str, Any]:
+class _DictReads:
+    """Generated code reading the candidate as orjson parses it: nested dicts.
+
+    A parent that is not a dict (absent, null, a string...) reads as an empty one,
+    so every feature under it is missing.
+    """
+
+    def parent(self, name: str, outer: str, path: tuple[str, ...]) -> list[str]:
+        return [
+            f"    {name} = {outer}.get({path[-1]!r})",
+            f"    if type({name}) is not dict: {name} = EMPTY",
+        ]
+
+    def value(self, parent: str, path: tuple[str, ...]) -> str:
+        return f"{parent}.get({path[-1]!r})"
+
+    def guard(self, parent: str) -> str:
+        return f"if {parent}:"
+
+
+@dataclass(frozen=True)
+class _FieldReads:
+    """Generated code reading the candidate as ``ModelFields`` decodes it: a Struct
+    per parent object (None when absent or null), the features' values as attributes."""
+
+    attrs: Mapping[tuple[str, ...], str]  # the Struct attribute of each path
+
+    def parent(self, name: str, outer: str, path: tuple[str, ...]) -> list[str]:
+        read = f"{outer}.{self.attrs[path]}"
+        if len(path) == 1:  # the candidate itself is never None
+            return [f"    {name} = {read}"]
+        return [f"    {name} = {read} if {outer} is not None else None"]
+
+    def value(self, parent: str, path: tuple[str, ...]) -> str:
+        return f"{parent}.{self.attrs[path]}"
+
+    def guard(self, parent: str) -> str:
+        return f"if {parent} is not None:"
+
+
+def compile_model(model: Model, reads: _DictReads | _FieldReads | None = None) -> tuple[str, Any]:
     """Python source of a function scoring one candidate with ``model``, and the function.
 
-    The function returns ``(value, present)``: ``confidence`` is ``present / k``
-    rounded (``Scorer.confidence``), ``score_lines`` serializes it from a table.
+    The function takes the candidate as parsed (``reads`` None) or as decoded by
+    ``ModelFields`` (``reads`` its ``_FieldReads``) and returns ``(value, present)``:
+    ``confidence`` is ``present / k`` rounded (``Scorer.confidence``), ``score_lines``
+    serializes it from a table. Both readings of one line give the same result: a
+    value is missing exactly when the dict reading finds it absent or null.
 
     The model's features become straight-line code with the weights as constants:
     no loop, no lookups of the model per candidate. Only validated values enter
-    the source: numbers as ``repr`` of finite floats and keys as ``repr`` of strings,
-    so a model file cannot inject code.
+    the source: numbers as ``repr`` of finite floats and keys as ``repr`` of strings
+    (Struct attributes are generated names), so a model file cannot inject code.
 
     Three shortcuts leave every result bit for bit the same:
 
     - a missing feature whose ``weight * default`` is zero adds nothing (``z + 0.0``
       is ``z``, up to the sign of a zero, which ``exp`` ignores);
     - consecutive features under the same object (``attributes.enrichment.*``) are
-      only looked up when that object is a non-empty dict: otherwise all of them are
-      missing;
+      only looked up when that object is there (as a dict: non-empty): otherwise
+      all of them are missing;
     - ``round(v, 6)`` (a decimal conversion, the costliest step) is ``k / 1e6`` with
       ``k = round(v * 1e6)`` whenever ``v * 1e6`` is within 0.4999 of ``k``. For
       0 < v <= 1 the product is exact to within 6e-11, so ``k`` is then the one
@@ -195,6 +245,7 @@ def compile_model(model: Model) -> tuple[str, Any]:
       rounded division ``k / 1e6`` does. Within 0.0001 of a half the code calls
       ``round(v, 6)`` itself.
     """
+    reads = reads or _DictReads()
     lines = ["def score(candidate):"]
     names: dict[tuple[str, ...], str] = {(): "candidate"}
     for feature in model.features:
@@ -202,14 +253,12 @@ def compile_model(model: Model) -> tuple[str, Any]:
         for depth in range(1, len(parent) + 1):
             prefix = parent[:depth]
             if prefix not in names:
-                name = f"p{len(names)}"
-                lines.append(f"    {name} = {names[prefix[:-1]]}.get({prefix[-1]!r})")
-                lines.append(f"    if type({name}) is not dict: {name} = EMPTY")
-                names[prefix] = name
+                names[prefix] = f"p{len(names)}"
+                lines += reads.parent(names[prefix], names[prefix[:-1]], prefix)
     lines.append(f"    z = {float(model.intercept)!r}")
     lines.append("    present = 0")
     for parent, group in itertools.groupby(model.features, key=lambda f: f.path[:-1]):
-        lines += _group_source(names[parent], list(group), guarded=bool(parent))
+        lines += _group_source(names[parent], list(group), reads, guarded=bool(parent))
     lines += [
         f"    if z > {Z_LIMIT!r}: z = {Z_LIMIT!r}",
         f"    elif z < {-Z_LIMIT!r}: z = {-Z_LIMIT!r}",
@@ -230,11 +279,13 @@ def compile_model(model: Model) -> tuple[str, Any]:
     return source, namespace["score"]
 
 
-def _group_source(parent: str, features: list[Feature], *, guarded: bool) -> list[str]:
+def _group_source(
+    parent: str, features: list[Feature], reads: _DictReads | _FieldReads, *, guarded: bool
+) -> list[str]:
     """Source lines for consecutive ``features`` read from the same ``parent`` object.
 
-    ``guarded`` (the parent is a nested object, always a dict here): look the
-    features up only when it is non-empty, else add the missing features' constants.
+    ``guarded`` (the parent is a nested object): look the features up only when it
+    is there, else add the missing features' constants.
     """
     indent = "        " if guarded else "    "
     present: list[str] = []
@@ -243,7 +294,7 @@ def _group_source(parent: str, features: list[Feature], *, guarded: bool) -> lis
         code = TRANSFORMS[feature.transform]
         expression = _EXPRESSIONS[code].format(scale=float(feature.scale))
         constant = float(feature.weight * feature.default)
-        present.append(f"raw = {parent}.get({feature.path[-1]!r})")
+        present.append(f"raw = {reads.value(parent, feature.path)}")
         if constant:
             present += ["if raw is None:", f"    z += {constant!r}", "else:"]
             missing.append(f"z += {constant!r}")
@@ -253,19 +304,72 @@ def _group_source(parent: str, features: list[Feature], *, guarded: bool) -> lis
     if not guarded:
         return [indent + line for line in present]
     return (
-        [f"    if {parent}:"]
+        [f"    {reads.guard(parent)}"]
         + [indent + line for line in present]
         + (["    else:"] + [indent + line for line in missing] if missing else [])
     )
 
 
+class ModelFields:
+    """Decodes a candidate line into only the values a model reads.
+
+    ``msgspec`` decodes the line into a Struct per object on the features' paths
+    (only the keys the model names; every other value is skipped, not built) and
+    scoring reads attributes instead of dict keys: together about 1.5 us a record
+    less than ``orjson.loads`` and dict lookups (2.1 us for a 700-byte candidate).
+
+    What it decodes is what ``orjson.loads`` gives for the same line wherever the
+    model looks; ``decode`` raises when it cannot say so, and ``score_lines`` then
+    parses the line with orjson:
+
+    - a parent that is not an object or null (``"attributes": "x"``), a number out
+      of the double range where the model reads: ``ValidationError``;
+    - values nested deeper than msgspec decodes (orjson's limit is higher):
+      ``RecursionError``;
+    - malformed JSON anywhere in the line: ``DecodeError``;
+    - bytes that are not UTF-8, which msgspec does not check in the values it
+      skips: ``score_lines`` checks them first (``bytes.isascii``, else a decode).
+
+    Skipped values are checked against the JSON grammar, not decoded: a number
+    outside the double range where the model does not look (``1e400``: valid JSON,
+    which orjson refuses) is not an error here; the line is written on unchanged
+    and the next stage that parses it whole refuses it with its line number.
+    """
+
+    def __init__(self, model: Model) -> None:
+        leaves = {f.path for f in model.features}
+        parents = {f.path[:i] for f in model.features for i in range(1, len(f.path))}
+        if leaves & parents:  # "a.b" is a feature and a parent: no one Struct type for it
+            raise ValueError("a feature path is also the parent of another feature's path")
+        self.attrs = {path: f"f{i}" for i, path in enumerate(sorted(leaves | parents))}
+        self._leaves = leaves
+        self.decode = msgspec.json.Decoder(self._struct(())).decode
+
+    def _struct(self, prefix: tuple[str, ...]) -> Any:
+        fields = []
+        for path in sorted(p for p in self.attrs if p[:-1] == prefix):
+            kind = Any if path in self._leaves else self._struct(path) | None
+            fields.append((self.attrs[path], kind, msgspec.field(name=path[-1], default=None)))
+        # gc=False: decoded values cannot form reference cycles
+        return msgspec.defstruct(f"Fields{len(prefix)}", fields, gc=False)
+
+
 class Scorer:
-    """A model compiled for fast scoring (see ``compile_model``)."""
+    """A model compiled for fast scoring (see ``compile_model`` and ``ModelFields``)."""
 
     def __init__(self, model: Model) -> None:
         self.model = model
         self.model_id = model.model_id
         self.source, self._score = compile_model(model)
+        try:
+            fields: ModelFields | None = ModelFields(model)
+        except ValueError:  # a feature path is another one's parent: lines parsed whole
+            fields = None
+        #: decodes a line into the values the model reads (None: lines are parsed whole)
+        self.decode_fields = fields.decode if fields else None
+        self.fields_source, self._score_fields = (
+            compile_model(model, _FieldReads(fields.attrs)) if fields else ("", None)
+        )
         k = len(model.features)
         #: confidence for each number of features present
         self.confidence = tuple(round(i / k, 4) for i in range(k + 1))
@@ -282,16 +386,15 @@ _EMPTY: dict[str, Any] = {}
 def score_lines(source: LineSource, out: LineSink, scorer: Scorer) -> StageOutcome:
     """Stream candidate lines from ``source``, add the model's score, write to ``out``.
 
-    The output lines are spliced where that is provably the same (module docstring).
+    A line is decoded into the values the model reads (``ModelFields``), scored, and
+    its score spliced in when it ends like the last line that was (module
+    docstring); any other line is parsed whole, and ``_Splice.line`` writes it.
     """
-    loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
-    write_lines, score, model_id = out.write_lines, scorer._score, scorer.model_id
-    confidence = scorer.confidence
-    # The entry as the splices write it: head + value + ends[present].
-    head = dumps(model_id) + b':{"value":'
-    ends = [b',"confidence":' + dumps(c) + b"}" for c in confidence]
-    tail = b"\x00"  # the last '"scores":{}...}' tail seen (none yet: matches no line)
-    rest, after, before = b"", 0, -1
+    loads, dumps = orjson.loads, orjson.dumps
+    write_lines, score = out.write_lines, scorer._score
+    decode, score_fields = scorer.decode_fields, scorer._score_fields
+    splice = _Splice(scorer)
+    head, ends, tail, rest, after, before = splice.state()
     n = 0
     total = 0.0
     for batch in source.batches():
@@ -299,9 +402,21 @@ def score_lines(source: LineSource, out: LineSink, scorer: Scorer) -> StageOutco
         add = scored.append
         for line in batch:  # each ends in a newline
             n += 1
+            value = None
+            if decode is not None and (line.isascii() or _is_utf8(line)):
+                try:
+                    value, present = score_fields(decode(line))
+                except _FIELDS_MISSED:
+                    value = None  # parsed whole below, which says what is wrong if anything
+                else:
+                    if line.endswith(tail) and line[before] != _BACKSLASH:
+                        total += value
+                        add(b"".join((line[:-after], head, dumps(value), ends[present], rest)))
+                        continue
             try:
                 candidate = loads(line)
-                value, present = score(candidate)
+                if value is None:
+                    value, present = score(candidate)
             except orjson.JSONDecodeError as exc:
                 if line == b"\n":  # an empty line: skipped
                     n -= 1
@@ -316,44 +431,83 @@ def score_lines(source: LineSource, out: LineSink, scorer: Scorer) -> StageOutco
                     "features must be numbers (count_true: an object)",
                 ) from None
             total += value
-            if line.endswith(tail) and line[before] != _BACKSLASH:
-                add(b"".join((line[:-after], head, dumps(value), ends[present], rest)))
-                continue
-            result = {"value": value, "confidence": confidence[present]}
-            scores = candidate.get("scores", _ABSENT)
-            if scores is _ABSENT:
-                if candidate and line[-2] == _CLOSE:  # closes the object: append the key
-                    entry = (head, dumps(value), ends[present])
-                    add(b"".join((line[:-2], b',"scores":{', *entry, b"}}\n")))
-                    continue
-                candidate["scores"] = {model_id: result}
-            elif scores is None:
-                candidate["scores"] = {model_id: result}
-            else:
-                if scores == {}:
-                    found = _scores_tail(candidate)
-                    if line.endswith(found) and line[-len(found) - 1] != _BACKSLASH:
-                        tail, rest = found, found[10:]  # rest: after '"scores":{'
-                        after, before = len(rest), -len(found) - 1
-                        add(b"".join((line[:-after], head, dumps(value), ends[present], rest)))
-                        continue
-                scores[model_id] = result
-            add(dumps(candidate, option=newline))
+            add(splice.line(line, candidate, value, present))
+            head, ends, tail, rest, after, before = splice.state()
         write_lines(scored)
     return StageOutcome(
         records_in=n,
         metrics={
             "scored": n,
-            "modelId": model_id,
+            "modelId": scorer.model_id,
             "modelVersion": scorer.model.version,
             "meanValue": round(total / n, 6) if n else None,
         },
     )
 
 
+class _Splice:
+    """Writes a scored line: spliced where that is provably the same (module docstring),
+    else the candidate re-serialized. Keeps the last ``"scores":{}`` tail found."""
+
+    def __init__(self, scorer: Scorer) -> None:
+        self.model_id = scorer.model_id
+        self.confidence = scorer.confidence
+        # The entry as the splices write it: head + value + ends[present].
+        self.head = orjson.dumps(self.model_id) + b':{"value":'
+        self.ends = [b',"confidence":' + orjson.dumps(c) + b"}" for c in self.confidence]
+        self.tail = b"\x00"  # the last '"scores":{}...}' tail seen (none yet: matches no line)
+        self.rest = b""  # the tail after '"scores":{'
+        self.before = -1  # the index of the byte before the tail
+
+    def state(self) -> tuple[bytes, list[bytes], bytes, bytes, int, int]:
+        """What ``score_lines`` splices with: head, ends, tail, rest, len(rest), before."""
+        return self.head, self.ends, self.tail, self.rest, len(self.rest), self.before
+
+    def line(self, line: bytes, candidate: Any, value: float, present: int) -> bytes:
+        """The output line for ``line`` (parsed: ``candidate``) with its score."""
+        entry = (self.head, orjson.dumps(value), self.ends[present])
+        if line.endswith(self.tail) and line[self.before] != _BACKSLASH:
+            return b"".join((line[: -len(self.rest)], *entry, self.rest))
+        result = {"value": value, "confidence": self.confidence[present]}
+        scores = candidate.get("scores", _ABSENT)
+        if scores is _ABSENT:
+            if candidate and line[-2] == _CLOSE:  # closes the object: append the key
+                return b"".join((line[:-2], b',"scores":{', *entry, b"}}\n"))
+            candidate["scores"] = {self.model_id: result}
+        elif scores is None:
+            candidate["scores"] = {self.model_id: result}
+        else:
+            if scores == {}:
+                found = _scores_tail(candidate)
+                if line.endswith(found) and line[-len(found) - 1] != _BACKSLASH:
+                    self.tail, self.rest, self.before = found, found[10:], -len(found) - 1
+                    return b"".join((line[: -len(self.rest)], *entry, self.rest))
+            scores[self.model_id] = result
+        return orjson.dumps(candidate, option=orjson.OPT_APPEND_NEWLINE)
+
+
 _ABSENT = object()
+#: What makes the fast path give a line to orjson (which then scores or refuses it).
+_FIELDS_MISSED = (
+    msgspec.DecodeError,  # incl. ValidationError
+    RecursionError,  # nested deeper than msgspec decodes
+    TypeError,
+    AttributeError,
+    KeyError,
+    ArithmeticError,
+)
 _CLOSE = ord("}")
 _BACKSLASH = ord("\\")
+
+
+def _is_utf8(line: bytes) -> bool:
+    """Whether a non-ASCII line is UTF-8 (msgspec does not check the values it skips;
+    orjson refuses a line that is not UTF-8, as the strict codec does)."""
+    try:
+        line.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _scores_tail(candidate: dict[str, Any]) -> bytes:
