@@ -491,9 +491,8 @@ _ABSENT = object()
 _FIELDS_MISSED = (
     msgspec.DecodeError,  # incl. ValidationError
     RecursionError,  # nested deeper than msgspec decodes
-    TypeError,
+    TypeError,  # a feature of the wrong type (attribute reads cannot raise KeyError)
     AttributeError,
-    KeyError,
     ArithmeticError,
 )
 _CLOSE = ord("}")
