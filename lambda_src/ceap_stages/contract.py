@@ -9,6 +9,7 @@ Layout, relative to the workflow bucket::
     executions/{executionId}/{stage}/output.json            manifest
     executions/{executionId}/{stage}/part-00000.jsonl       data (JSON Lines)
     executions/{executionId}/{stage}/rejected/part-00000.jsonl
+    executions/{executionId}/input.json                      the execution input, kept once
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ LAMBDA_STAGES: tuple[str, ...] = (ETL, FILTER, SCORE, STORE, REACTIVE)
 
 EXECUTIONS_PREFIX = "executions/"
 MANIFEST_NAME = "output.json"
+INPUT_NAME = "input.json"
 DATA_SUFFIX = ".jsonl"
 
 # Step Functions execution names: 1-80 chars, no whitespace, brackets, wildcards,
@@ -70,6 +72,15 @@ def stage_prefix(execution_id: str, stage: str) -> str:
 
 def manifest_key(execution_id: str, stage: str) -> str:
     return f"{stage_prefix(execution_id, stage)}{MANIFEST_NAME}"
+
+
+def input_key(execution_id: str) -> str:
+    """Where the first stage keeps the execution input (records included), once.
+
+    Later stages get only the request header in their event; whatever needs the
+    original input (an EXPRESS re-run, an operator) reads this object.
+    """
+    return f"{execution_prefix(execution_id)}{INPUT_NAME}"
 
 
 def data_key(execution_id: str, stage: str, part: int) -> str:
