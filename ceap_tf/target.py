@@ -88,6 +88,71 @@ class TargetOptions:
     tfc_workspace: str | None = None  # a name; "{env}" is replaced by the env name
 
 
+#: Where the aws target's region comes from, in order (docs/CLI.md "Region").
+REGION_SOURCES = ("--region", "AWS_REGION", "AWS_DEFAULT_REGION", "the profile's region")
+ENDPOINT_ENV = "AWS_ENDPOINT_URL"
+#: Services the S3 backend calls, by the key of its ``endpoints`` block.
+_BACKEND_ENDPOINT_SERVICES = ("s3", "sts", "iam", "dynamodb")
+
+
+def resolve_region(
+    flag: str | None, environ: Mapping[str, str], session: boto3.Session | None = None
+) -> str:
+    """The aws target's region: --region, AWS_REGION, AWS_DEFAULT_REGION, the profile's.
+
+    Terraform, the AWS CLI v2 and most SDKs read ``AWS_REGION``; boto3 reads only
+    ``AWS_DEFAULT_REGION`` and the profile, so the CLI resolves the region itself and
+    passes it explicitly to every session and to terraform.
+    """
+    for value in (flag, environ.get("AWS_REGION"), environ.get("AWS_DEFAULT_REGION")):
+        if value and value.strip():
+            return value.strip()
+    if session is not None:
+        profile_region = session._session.get_scoped_config().get("region")
+        if profile_region:
+            return str(profile_region)
+    raise TargetUnavailable(
+        "no AWS region for the aws target",
+        hint="pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), "
+        "or add `region = ...` to your profile in ~/.aws/config",
+    )
+
+
+def endpoint_urls(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """User-set endpoint overrides: ``""`` for AWS_ENDPOINT_URL, else the service suffix.
+
+    ``{"": "http://host:4566", "s3": "http://..."}`` for ``AWS_ENDPOINT_URL`` and
+    ``AWS_ENDPOINT_URL_S3``. Empty when none are set (real AWS).
+    """
+    env = os.environ if environ is None else environ
+    if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
+        return {}
+    found: dict[str, str] = {}
+    for key, value in env.items():
+        if not value:
+            continue
+        if key == ENDPOINT_ENV:
+            found[""] = value.rstrip("/")
+        elif key.startswith(f"{ENDPOINT_ENV}_"):
+            found[key[len(ENDPOINT_ENV) + 1 :].lower()] = value.rstrip("/")
+    return found
+
+
+def backend_endpoints(endpoints: Mapping[str, str]) -> dict[str, str]:
+    """The S3 backend's ``endpoints`` block for the user's endpoint overrides.
+
+    The AWS provider honours AWS_ENDPOINT_URL itself; the S3 backend takes its custom
+    endpoints from this block (https://developer.hashicorp.com/terraform/language/
+    backend/s3#endpoints): a service-specific variable wins over the global one.
+    """
+    block: dict[str, str] = {}
+    for service in _BACKEND_ENDPOINT_SERVICES:
+        value = endpoints.get(service) or endpoints.get("")
+        if value:
+            block[service] = value
+    return block
+
+
 def resolve_target_name(flag: str | None, environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
     name = (flag or env.get(TARGET_ENV) or "local").strip().lower()
@@ -135,18 +200,25 @@ class Target:
 
     @property
     def client_endpoint(self) -> str | None:
+        """The endpoint_url clients get from the target (None: boto3's own resolution)."""
         return None
+
+    @property
+    def custom_endpoints(self) -> bool:
+        """Whether clients talk to a non-AWS endpoint (path-style S3, no host prefixes)."""
+        return self.client_endpoint is not None
 
     def client(self, service: str) -> Any:
         from botocore.config import Config
 
+        custom = self.custom_endpoints
         config = Config(
             retries={"max_attempts": 5, "mode": "standard"},
-            s3={"addressing_style": "path"} if self.client_endpoint else {},
+            s3={"addressing_style": "path"} if custom else {},
             connect_timeout=10,
             read_timeout=330,  # StartSyncExecution waits up to 5 minutes
             # StartSyncExecution prefixes the host with "sync-", which an IP endpoint lacks.
-            inject_host_prefix=self.client_endpoint is None,
+            inject_host_prefix=not custom,
         )
         with aws_errors(self):
             return self.session().client(service, endpoint_url=self.client_endpoint, config=config)
@@ -280,16 +352,22 @@ class AwsTarget(Target):
         import boto3
         from botocore.exceptions import ProfileNotFound
 
+        profile = self.options.profile or os.environ.get("AWS_PROFILE") or None
         try:
-            session = boto3.Session(
-                profile_name=self.options.profile, region_name=self.options.region
-            )
+            session = boto3.Session(profile_name=profile)
         except ProfileNotFound as exc:
+            source = "--profile" if self.options.profile else "AWS_PROFILE"
             raise TargetUnavailable(
-                f"AWS profile {self.options.profile!r} not found",
+                f"AWS profile {profile!r} (from {source}) not found",
                 hint="check ~/.aws/config or pass another --profile",
             ) from exc
-        if session.get_credentials() is None:
+        region = resolve_region(self.options.region, os.environ, session)
+        session = boto3.Session(profile_name=profile, region_name=region)
+        with aws_errors(self, "loading credentials"):
+            credentials = session.get_credentials()
+            if credentials is not None:  # SSO and assume-role profiles resolve here, once
+                credentials.get_frozen_credentials()
+        if credentials is None:
             raise TargetUnavailable(
                 "no AWS credentials found for the aws target",
                 hint="configure the standard chain (env vars, ~/.aws, SSO) or pass --profile",
@@ -301,24 +379,22 @@ class AwsTarget(Target):
 
     @property
     def region(self) -> str:
-        region = self.options.region or self._session.region_name
-        if not region:
-            raise TargetUnavailable(
-                "no AWS region for the aws target", hint="pass --region or set AWS_REGION"
-            )
-        return region
+        return self._session.region_name  # type: ignore[no-any-return]
+
+    @property
+    def custom_endpoints(self) -> bool:
+        # The endpoint seam: boto3 itself reads AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>
+        # (the service-specific one wins), so clients get no endpoint_url from here.
+        return bool(endpoint_urls())
 
     def terraform_env(self) -> dict[str, str | None]:
         self.session()  # fail early, in one line, without credentials
-        env: dict[str, str | None] = {"AWS_ENDPOINT_URL": None}
-        for key in os.environ:
-            if key.startswith("AWS_ENDPOINT_URL_"):
-                env[key] = None
+        env: dict[str, str | None] = {}
         if self.options.profile:
             env["AWS_PROFILE"] = self.options.profile
         env["AWS_REGION"] = self.region
         env["AWS_DEFAULT_REGION"] = self.region
-        return env
+        return env  # AWS_ENDPOINT_URL[_*] pass through unchanged: the provider honours them
 
     @property
     def state_bucket(self) -> str:
@@ -353,16 +429,17 @@ class AwsTarget(Target):
                 "  }\n"
                 "}\n"
             )
-        return _hcl_terraform_block(
-            "s3",
-            {
-                "bucket": self.state_bucket,
-                "key": STATE_KEY.format(env=env_name),
-                "region": self.region,
-                "encrypt": True,
-                "use_lockfile": True,
-            },
-        )
+        settings: dict[str, object] = {
+            "bucket": self.state_bucket,
+            "key": STATE_KEY.format(env=env_name),
+            "region": self.region,
+            "encrypt": True,
+            "use_lockfile": True,
+        }
+        endpoints = backend_endpoints(endpoint_urls())
+        if endpoints:
+            settings["use_path_style"] = True
+        return _hcl_terraform_block("s3", settings, endpoints=endpoints)
 
     def is_deployed(self, env_name: str) -> bool | None:
         if self.backend != "s3":
@@ -402,7 +479,9 @@ def _check_reachable(endpoint: str) -> None:
         ) from exc
 
 
-def _hcl_terraform_block(backend: str, settings: Mapping[str, object]) -> str:
+def _hcl_terraform_block(
+    backend: str, settings: Mapping[str, object], *, endpoints: Mapping[str, str] | None = None
+) -> str:
     width = max(len(k) for k in settings)
     lines = [
         "# Written by ceap-tf for this run; not part of the env's source.",
@@ -410,6 +489,11 @@ def _hcl_terraform_block(backend: str, settings: Mapping[str, object]) -> str:
         f'  backend "{backend}" {{',
     ]
     lines += [f"    {k.ljust(width)} = {json.dumps(v)}" for k, v in settings.items()]
+    if endpoints:
+        inner = max(len(k) for k in endpoints)
+        lines += ["    endpoints = {"]
+        lines += [f"      {k.ljust(inner)} = {json.dumps(v)}" for k, v in endpoints.items()]
+        lines += ["    }"]
     lines += ["  }", "}", ""]
     return "\n".join(lines)
 
@@ -432,6 +516,7 @@ def aws_errors(target: Target | None = None, action: str = "") -> Iterator[None]
         NoCredentialsError,
         NoRegionError,
         PartialCredentialsError,
+        SSOError,
         TokenRetrievalError,
         UnauthorizedSSOTokenError,
     )
@@ -446,12 +531,16 @@ def aws_errors(target: Target | None = None, action: str = "") -> Iterator[None]
             f"no usable AWS credentials{where}{doing}: {exc}",
             hint="configure the standard chain or pass --profile",
         ) from exc
-    except (TokenRetrievalError, UnauthorizedSSOTokenError) as exc:
+    except (TokenRetrievalError, UnauthorizedSSOTokenError, SSOError) as exc:
+        profile = target.options.profile or os.environ.get("AWS_PROFILE") if target else None
+        login = f"aws sso login --profile {profile}" if profile else "aws sso login"
         raise TargetUnavailable(
-            f"AWS SSO login expired{where}", hint="run `aws sso login`"
+            f"no valid AWS SSO login{where} ({exc})", hint=f"run `{login}`"
         ) from exc
     except NoRegionError as exc:
-        raise TargetUnavailable(f"no AWS region{where}", hint="pass --region") from exc
+        raise TargetUnavailable(
+            f"no AWS region{where}", hint="pass --region or set AWS_REGION"
+        ) from exc
     except (EndpointConnectionError, BotoConnectionError) as exc:
         raise TargetUnavailable(
             f"cannot reach the {target.name if target else 'AWS'} endpoint{doing}: {exc}"
