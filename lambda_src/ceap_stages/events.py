@@ -1,9 +1,12 @@
 """Parsing and validating what Step Functions passes to a stage.
 
 ``StageEvent.parse`` checks the event envelope (``executionId``, ``currentStage``,
-``previousStage``, ``workflowBucket``) and the execution input in ``initialData``.
-Every problem is a ``StageInputError`` whose message says which field is wrong and
-what it must be.
+``previousStage``, ``workflowBucket``) and the request: the first stage
+(``previousStage`` null) gets the whole execution input in ``initialData``; every
+later stage gets only its header in ``request`` (``programId``, ``marketplace``,
+``dateRange`` and ``source`` when present; never inline records), which each stage
+returns in its result for the state machine to pass on. Every problem is a
+``StageInputError`` whose message says which field is wrong and what it must be.
 
 Execution input rules:
 
@@ -23,6 +26,7 @@ Execution input rules:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -146,6 +150,39 @@ class ExecutionRequest:
                 )
         return cls(program_id, marketplace, start, end, records, source)
 
+    @classmethod
+    def parse_header(cls, data: Any) -> ExecutionRequest:
+        """The request header a later stage gets (``event.request``): no records."""
+        if not isinstance(data, dict):
+            raise StageInputError(
+                f"event.request must be the request header (a JSON object), got {_json_kind(data)}"
+                ": the state machine passes the previous stage's result.request"
+            )
+        if "records" in data:
+            raise StageInputError(
+                "event.request carries records: later stages get only the request header "
+                "(programId, marketplace, dateRange, source); records stay with the first stage"
+            )
+        return cls.parse(data)
+
+    def header(self) -> dict[str, Any]:
+        """What later stages need of the request: ids, dates and the source, no records."""
+        header: dict[str, Any] = {}
+        if self.program_id is not None:
+            header["programId"] = self.program_id
+        if self.marketplace is not None:
+            header["marketplace"] = self.marketplace
+        if self.date_start is not None:
+            header["dateRange"] = {"start": self.date_start, "end": self.date_end}
+        if self.source is not None:
+            header["source"] = self.source
+        return header
+
+
+#: Called with (bucket, executionId, initialData) by the first stage before it validates
+#: the request, so even an input it then refuses is kept for the operator.
+InputKeeper = Callable[[str, str, Any], None]
+
 
 @dataclass(frozen=True)
 class StageEvent:
@@ -157,8 +194,14 @@ class StageEvent:
     workflow_bucket: str
     request: ExecutionRequest
 
+    @property
+    def is_first(self) -> bool:
+        return self.previous_stage is None
+
     @classmethod
-    def parse(cls, event: Any, expected_stage: str) -> StageEvent:
+    def parse(
+        cls, event: Any, expected_stage: str, keep_input: InputKeeper | None = None
+    ) -> StageEvent:
         if not isinstance(event, dict):
             raise StageInputError(
                 f"the stage event must be a JSON object, got {type(event).__name__}"
@@ -183,10 +226,11 @@ class StageEvent:
         bucket = event.get("workflowBucket")
         if not isinstance(bucket, str) or not bucket:
             raise StageInputError(f"event.workflowBucket must be a bucket name, got {bucket!r}")
-        return cls(
-            execution_id,  # type: ignore[arg-type]
-            current,
-            previous,
-            bucket,
-            ExecutionRequest.parse(event.get("initialData")),
-        )
+        if previous is None:
+            initial = event.get("initialData")
+            if keep_input is not None:
+                keep_input(bucket, execution_id, initial)  # type: ignore[arg-type]
+            request = ExecutionRequest.parse(initial)
+        else:
+            request = ExecutionRequest.parse_header(event.get("request"))
+        return cls(execution_id, current, previous, bucket, request)  # type: ignore[arg-type]

@@ -3,13 +3,16 @@
 A stage module defines a ``Stage`` subclass with its logic and exposes
 ``handler = make_handler(MyStage)``. For every invocation the base handler:
 
-1. parses and validates the event (``ceap_stages.events``);
-2. resolves the input: the first stage (``previousStage`` null) reads
-   ``initialData.records`` inline or the ``initialData.source`` JSON Lines object(s);
-   every other stage reads the predecessor's manifest and only its ``dataKeys``;
+1. parses and validates the event (``ceap_stages.events``); the first stage
+   (``previousStage`` null) first keeps the execution input once, at
+   ``executions/{executionId}/input.json`` (``contract.input_key``);
+2. resolves the input: the first stage reads ``initialData.records`` inline or the
+   ``initialData.source`` JSON Lines object(s); every other stage reads the
+   predecessor's manifest and only its ``dataKeys``;
 3. streams the lines through ``Stage.process`` into two rolling part writers
    (data and ``rejected/``);
-4. writes the manifest last, emits metrics, and returns the small result.
+4. writes the manifest last, emits metrics, and returns the small result, which
+   carries the request header (``request``) for the next stage.
 
 Errors: ``StageError`` subclasses propagate unchanged; contract violations become
 ``StageInputError``; transient AWS faults (``aws.is_transient``) become
@@ -146,7 +149,7 @@ class StageRuntime:
         tracer.put_annotation(key="stage", value=stage_id)
         tracer.put_annotation(key="workflow", value=settings.workflow)
         try:
-            event = StageEvent.parse(raw_event, stage_id)
+            event = StageEvent.parse(raw_event, stage_id, keep_input=self._keep_input)
             tracer.put_annotation(key="executionId", value=event.execution_id)
             job = StageJob(event, settings, self.clients, contract.utc_now_iso(), started_epoch)
             return self._run(job, metrics)
@@ -168,6 +171,10 @@ class StageRuntime:
             raise error from exc
         finally:
             metrics.flush_metrics()
+
+    def _keep_input(self, bucket: str, execution_id: str, initial_data: Any) -> None:
+        key = s3io.write_input(self.clients.s3, bucket, execution_id, initial_data)
+        logger.info("execution input kept", extra={"inputKey": key})
 
     def _failed(self, exc: BaseException, metrics: Any) -> None:
         metrics.add_metric(name="StageErrors", unit=MetricUnit.Count, value=1)
@@ -262,6 +269,7 @@ class StageRuntime:
             "recordCount": out.count,
             "rejectedCount": rejected.count,
             "manifestKey": key,
+            "request": event.request.header(),
         }
 
     def _emit(self, metrics: Any, values: dict[str, Any], outcome: StageOutcome) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
@@ -163,6 +164,27 @@ def write_manifest(s3: Any, bucket: str, manifest: contract.Manifest) -> str:
     body = manifest.validate().to_json().encode()
     with subsegment("s3.write_manifest"):
         s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    return key
+
+
+def write_input(s3: Any, bucket: str, execution_id: str, initial_data: Any) -> str:
+    """Keep the execution input at ``contract.input_key``, once per execution.
+
+    A conditional write (``If-None-Match: *``): when the first stage is retried the
+    object already exists and S3 answers 412, which means it is kept already. The
+    bucket's default encryption (the workflow's KMS key) and its ``executions/``
+    expiry apply to it like to every stage output.
+    """
+    key = contract.input_key(execution_id)
+    body = json.dumps(initial_data, separators=(",", ":")).encode()
+    with subsegment("s3.write_input"):
+        try:
+            s3.put_object(
+                Bucket=bucket, Key=key, Body=body, ContentType="application/json", IfNoneMatch="*"
+            )
+        except ClientError as exc:
+            if error_code(exc) not in ("PreconditionFailed", "412"):
+                raise
     return key
 
 

@@ -88,13 +88,16 @@ def invoke(monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def run_chain(invoke):
-    """Run ETL -> Filter -> Score -> Store -> Reactive for one execution."""
+    """Run ETL -> Filter -> Score -> Store -> Reactive for one execution, each later
+    stage getting the request header from its predecessor's result."""
 
     def run(execution_id: str, initial: Any) -> dict[str, dict[str, Any]]:
         results = {}
         previous = None
+        carried = initial  # as the state machine does: then each result's request header
         for stage in CHAIN:
-            results[stage] = invoke(stage, execution_id, initial, previous)
+            results[stage] = invoke(stage, execution_id, carried, previous)
+            carried = results[stage]["request"]
             previous = stage
         return results
 

@@ -109,16 +109,32 @@ def create_table(ddb: Any) -> None:
     )
 
 
+HEADER_FIELDS = ("programId", "marketplace", "dateRange", "source")
+
+
+def request_header(initial: Any) -> dict[str, Any]:
+    """What a later stage gets of the execution input: the header, never the records."""
+    if isinstance(initial, list) and len(initial) == 1:
+        initial = initial[0]
+    return {k: v for k, v in (initial or {}).items() if k in HEADER_FIELDS}
+
+
 def stage_event(
     stage: str, execution_id: str, initial: Any, previous: str | None = None
 ) -> dict[str, Any]:
-    return {
+    """The event Step Functions passes: the first stage gets the execution input in
+    ``initialData``; later stages get its header in ``request``."""
+    event: dict[str, Any] = {
         "executionId": execution_id,
         "currentStage": stage,
         "previousStage": previous,
         "workflowBucket": BUCKET,
-        "initialData": initial,
     }
+    if previous is None:
+        event["initialData"] = initial
+    else:
+        event["request"] = request_header(initial)
+    return event
 
 
 def raw_event(

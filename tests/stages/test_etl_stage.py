@@ -161,7 +161,11 @@ def test_fail_policy_raises_naming_the_line(line: bytes, reason: str, detail: st
     good = orjson.dumps(raw_event("C9"))
     with pytest.raises(StageInputError, match=r"in\.jsonl record 2: ") as info:
         run([good, line], etl.EtlSettings(bad_record_policy="fail"))
-    assert detail in str(info.value)
+    message = str(info.value)
+    assert detail in message and reason in message
+    # The error reaches logs and the execution's cause: never the record's values.
+    for value in ("C#1", "10/05/2024", "soon", "12.00", "'no'", "C00000001"):
+        assert value not in message
 
 
 def test_every_input_line_is_accounted_for() -> None:
@@ -230,7 +234,14 @@ def test_handler_reads_inline_records_and_writes_manifest_and_rejects(aws, invok
         "recordCount": 1,
         "rejectedCount": 1,
         "manifestKey": "executions/exec-inline/ETL/output.json",
+        "request": {
+            "programId": "review-request",
+            "marketplace": "US",
+            "dateRange": {"start": "2024-05-01", "end": "2024-05-31"},
+        },
     }
+    # The execution input is kept once, records included, for whatever needs it later.
+    assert orjson.loads(aws.get("executions/exec-inline/input.json")) == request(records)
     manifest = aws.manifest("exec-inline", "ETL")
     assert manifest.dataKeys == ["executions/exec-inline/ETL/part-00000.jsonl"]
     assert manifest.rejectedKeys == ["executions/exec-inline/ETL/rejected/part-00000.jsonl"]
@@ -268,5 +279,5 @@ def test_handler_reads_every_object_under_a_source_prefix_in_key_order(aws, invo
 def test_fail_policy_through_the_handler_names_object_and_line(aws, invoke, monkeypatch) -> None:
     monkeypatch.setenv("CEAP_BAD_RECORD_POLICY", "fail")
     source = aws.put("inputs/bad.jsonl", orjson.dumps(raw_event()) + b"\n{nope\n")
-    with pytest.raises(StageInputError, match=r"s3://.*/inputs/bad\.jsonl line 2: not valid JSON"):
+    with pytest.raises(StageInputError, match=r"s3://.*/inputs/bad\.jsonl line 2: MALFORMED_JSON: not valid JSON"):
         invoke("ETL", "exec-fail", request(source=source))

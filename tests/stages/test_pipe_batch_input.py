@@ -7,14 +7,19 @@ object itself; any other array is a clear ``StageInputError``.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import orjson
 import pytest
-from stagekit import BUCKET, CHAIN, TABLE, raw_event, request
+from stagekit import BUCKET, CHAIN, TABLE, raw_event, request, stage_event
 
 from ceap_stages.errors import StageInputError
 from ceap_stages.events import ExecutionRequest
+
+def handler_of(stage: str) -> Any:
+    return importlib.import_module(f"ceap_stages.stages.{stage.lower()}").handler
+
 
 # Same length, so byte counts in the manifests match too.
 OBJECT_RUN = "exec-object"
@@ -122,13 +127,22 @@ def test_a_batch_of_one_empty_object_is_the_empty_run(aws, invoke) -> None:
 def test_other_arrays_are_a_clear_input_error(aws, invoke, initial, message) -> None:
     with pytest.raises(StageInputError, match=message):
         invoke("ETL", "exec-bad", initial)
-    assert aws.s3.list_objects_v2(Bucket=BUCKET)["KeyCount"] == 0  # failed before any write
+    # Only the input, kept as received for the operator; no stage output was written.
+    listed = aws.s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    assert [o["Key"] for o in listed] == ["executions/exec-bad/input.json"]
+    assert orjson.loads(aws.get("executions/exec-bad/input.json")) == initial
 
 
 @pytest.mark.parametrize("stage", CHAIN[1:])
-def test_every_later_stage_rejects_a_batch_of_two(aws, invoke, stage) -> None:
-    with pytest.raises(StageInputError, match="batch size to 1"):
-        invoke(stage, "exec-two", [request([]), request([])], previous="ETL")
+def test_every_later_stage_refuses_records_in_its_request(aws, stage, monkeypatch) -> None:
+    monkeypatch.setenv("CEAP_STAGE", stage)
+    event = stage_event(stage, "exec-two", request([]), previous="ETL")
+    event["request"] = request([raw_event()])
+    with pytest.raises(StageInputError, match="event.request carries records"):
+        handler_of(stage)(event, None)
+    event["request"] = [request([])]
+    with pytest.raises(StageInputError, match="event.request must be the request header"):
+        handler_of(stage)(event, None)
 
 
 def test_a_batch_of_one_validates_its_element_like_an_object() -> None:

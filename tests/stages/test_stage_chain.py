@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
-from stagekit import TABLE
+from stagekit import BUCKET, TABLE
 
 from ceap_tf.samples import orders
 
@@ -70,9 +71,12 @@ def test_the_chain_over_generated_orders(aws, run_chain, generated, monkeypatch)
     assert results["Reactive"]["recordCount"] == len(over)
     assert sorted(e["detail"]["customerId"] for e in aws.published()) == over
 
-    # Every stage left a manifest and data under executions/{id}/.
+    # Every stage left a manifest and data under executions/{id}/, and passed on the
+    # request header (ids, dates, source), never records.
+    header = {k: execution_input[k] for k in ("programId", "marketplace", "dateRange", "source")}
     for stage, result in results.items():
         assert result["manifestKey"] == f"executions/exec-chain/{stage}/output.json"
+        assert result["request"] == header
 
 
 def test_re_running_the_whole_execution_changes_nothing_stored(
@@ -80,8 +84,14 @@ def test_re_running_the_whole_execution_changes_nothing_stored(
 ):
     _, execution_input = generated
     monkeypatch.setenv("CEAP_REACTIVE_THRESHOLD", "0.75")
+    aws.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     run_chain("exec-twice", execution_input)
     before = {(i["PK"]["S"], i["SK"]["S"]): i["version"] for i in aws.items()}
     run_chain("exec-twice", execution_input)
     after = {(i["PK"]["S"], i["SK"]["S"]): i["version"] for i in aws.items()}
     assert before == after
+    # The input is kept once: the re-run's conditional write left the first version alone.
+    key = "executions/exec-twice/input.json"
+    versions = aws.s3.list_object_versions(Bucket=BUCKET, Prefix=key).get("Versions", [])
+    assert len(versions) == 1
+    assert orjson.loads(aws.get(key)) == execution_input

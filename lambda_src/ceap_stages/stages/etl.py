@@ -125,6 +125,13 @@ def _id_problem(value: Any, name: str) -> str | None:
     return None
 
 
+def without_value(detail: str) -> str:
+    """A problem message without the offending value: the messages here end in
+    ``, got <value>`` (and that value may be customer data), so logs and execution
+    causes carry only what was wrong, not what the record held."""
+    return detail.split(", got ", 1)[0]
+
+
 def event_problem(event: Any) -> str | None:
     """Why ``event`` is not a valid raw order event (None when it is valid)."""
     if not isinstance(event, dict):
@@ -252,10 +259,11 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
 
     def bad(reason: str, line: bytes, detail: str) -> None:
         where, line_no = source.object_line(n)
-        if fail:
+        if fail:  # the error goes to logs and the execution's cause: no record contents
             raise StageInputError(
-                f"{source.locate(n)}: {detail} (CEAP_BAD_RECORD_POLICY=fail; "
-                "set it to reject to count bad lines into rejected/ instead)"
+                f"{source.locate(n)}: {reason}: {without_value(detail)} "
+                "(CEAP_BAD_RECORD_POLICY=fail; set it to reject to count bad lines into "
+                "rejected/, where the line and the full detail are kept)"
             )
         by_reason[reason] = by_reason.get(reason, 0) + 1
         record = {
