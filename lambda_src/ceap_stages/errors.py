@@ -24,13 +24,15 @@ class StageTransientError(StageError):
     """A fault that may pass: throttling, 5xx, timeouts, connection errors. Retryable."""
 
 
-#: Error names the state machine retries (the modules issue builds its Retry from these).
+#: Error names the state machine retries (modules/workflow builds its Retry from these):
+#: throttling with a budget that absorbs a burst, the others twice.
+THROTTLING_ERROR_NAMES: tuple[str, ...] = ("Lambda.TooManyRequestsException",)
 RETRYABLE_ERROR_NAMES: tuple[str, ...] = (
     "StageTransientError",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
+    *THROTTLING_ERROR_NAMES,
 )
 #: Error names that fail the execution at once.
 NON_RETRYABLE_ERROR_NAMES: tuple[str, ...] = ("StageInputError", "StageConfigError")

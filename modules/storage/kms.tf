@@ -17,22 +17,33 @@ locals {
         Action    = "kms:*"
         Resource  = "*" # in a key policy "*" means this key
       },
+    ],
+    length(var.kms_alarm_source_arns) == 0 ? [] : [
       {
-        # CloudWatch alarms publish to the encrypted alarm topic.
+        # CloudWatch alarms of this workflow publish to its encrypted alarm topic. The
+        # source conditions keep another account's or workflow's alarms from using the
+        # key through the service (confused deputy; "Encrypting Amazon SNS topics for
+        # CloudWatch alarms" in the CloudWatch user guide).
         Sid       = "AllowCloudWatchAlarmsToUseTheAlarmTopic"
         Effect    = "Allow"
         Principal = { Service = "cloudwatch.amazonaws.com" }
         Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
         Resource  = "*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = local.account_id }
+          ArnLike      = { "aws:SourceArn" = var.kms_alarm_source_arns }
+        }
       },
     ],
     length(local.kms_log_group_arns) == 0 ? [] : [
       {
-        # CloudWatch Logs encrypts the workflow's log groups, and only those.
+        # CloudWatch Logs encrypts the workflow's log groups, and only those. (No
+        # kms:Describe*: DescribeKey carries no encryption context, so under this
+        # condition it could never match.)
         Sid       = "AllowCloudWatchLogsForWorkflowLogGroups"
         Effect    = "Allow"
         Principal = { Service = "logs.${local.region}.amazonaws.com" }
-        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
         Resource  = "*"
         Condition = {
           ArnLike = { "kms:EncryptionContext:aws:logs:arn" = local.kms_log_group_arns }

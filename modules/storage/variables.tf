@@ -108,6 +108,12 @@ variable "kms_deletion_window_days" {
   }
 }
 
+variable "kms_alarm_source_arns" {
+  description = "ARNs (wildcards allowed) of the CloudWatch alarms that publish to a topic encrypted with the workflow key; the key policy lets cloudwatch.amazonaws.com use the key only for them (aws:SourceArn, aws:SourceAccount). Empty: no alarm may."
+  type        = list(string)
+  default     = []
+}
+
 variable "kms_log_group_names" {
   description = "CloudWatch log group names (wildcards allowed) that may encrypt with the workflow key. The workflow module passes its Lambda, Step Functions and Glue log groups."
   type        = list(string)

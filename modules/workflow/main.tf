@@ -60,6 +60,7 @@ module "storage" {
   force_destroy                    = var.force_destroy
   table_deletion_protection        = var.table_deletion_protection
 
+  kms_alarm_source_arns = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.alarm_prefix}-*"]
   kms_log_group_names = [
     "/aws/lambda/CeapWorkflow-${var.name}-*",
     local.states_log_group,

@@ -1,25 +1,42 @@
 # The state machine, generated from local.stage_order: no hand-written ASL.
 #
-# Every Lambda task passes the stage event of docs/ARCHITECTURE.md (execution name,
-# current and previous stage, bucket, the execution input) and keeps only the
-# stage's small result as the state; data travels through S3. Retryable errors are
-# retried twice with exponential backoff; anything else (StageInputError,
-# StageConfigError, or retries exhausted) goes to one Fail state with the error and
-# cause of the failing stage.
+# The first stage gets the execution input (initialData) and keeps it once, at
+# executions/{id}/input.json; its result carries the request header (ids, dates,
+# source; never records), kept at $.request, and every later stage gets only that.
+# Each stage's small result replaces $.result; data travels through S3.
+#
+# Retries: Lambda throttling has a budget that absorbs a burst (exponential with full
+# jitter, capped); other retryable stage errors are retried twice. The Glue task
+# retries its API faults (concurrent-runs limit, service errors) by name, and a
+# failed job run only when its cause is transient (lost executors, a transient fault
+# the job itself reports): a Choice on the run's error message, so a deterministic
+# failure (script error, bad input) fails the execution at once. Anything else goes
+# to one Fail state with the error and cause of the failing stage.
 
 locals {
-  # Must equal ceap_stages.errors.RETRYABLE_ERROR_NAMES (tests/hcl checks it).
+  # Their union must equal ceap_stages.errors.RETRYABLE_ERROR_NAMES (tests/hcl checks it).
+  throttling_lambda_errors = ["Lambda.TooManyRequestsException"]
   retryable_lambda_errors = [
     "StageTransientError",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
   ]
 
   fail_state = "WorkflowFailed"
 
   lambda_retry = [
+    {
+      # Under a burst Lambda throttles (account concurrency); the pipe bounds how many
+      # executions start at once (pipe.tf) and this budget (about 2.5 min at most,
+      # half that on average) absorbs the rest instead of failing the message.
+      ErrorEquals     = local.throttling_lambda_errors
+      IntervalSeconds = 1
+      MaxAttempts     = var.throttle_retry_max_attempts
+      BackoffRate     = 2
+      MaxDelaySeconds = 30
+      JitterStrategy  = "FULL"
+    },
     {
       ErrorEquals     = local.retryable_lambda_errors
       IntervalSeconds = 2
@@ -28,14 +45,25 @@ locals {
     },
   ]
 
-  # SPEC: the Glue task retries 2 attempts, 300 s apart, backoff 2. States.TaskFailed
-  # matches a failed, timed-out or rejected (e.g. concurrent-runs) job run.
-  glue_retry = [
+  # Errors Step Functions reports when StartJobRun itself fails transiently
+  # (https://docs.aws.amazon.com/step-functions/latest/dg/connect-glue.html: API
+  # errors surface as Glue.<Exception>). A failed or timed-out job run is
+  # States.TaskFailed and is handled by the Choice below.
+  glue_api_retry = [
     {
-      ErrorEquals     = ["States.TaskFailed"]
-      IntervalSeconds = 300
-      MaxAttempts     = 2
+      ErrorEquals     = ["Glue.ConcurrentRunsExceededException"]
+      IntervalSeconds = 30
+      MaxAttempts     = 12
       BackoffRate     = 2
+      MaxDelaySeconds = 300
+      JitterStrategy  = "FULL"
+    },
+    {
+      ErrorEquals     = ["Glue.InternalServiceException", "Glue.OperationTimeoutException", "Glue.ThrottlingException"]
+      IntervalSeconds = 10
+      MaxAttempts     = 4
+      BackoffRate     = 2
+      JitterStrategy  = "FULL"
     },
   ]
 
@@ -49,34 +77,42 @@ locals {
 
   function_arns = { for s, m in module.stage : s => m.function_arn }
 
+  # The small result every Lambda stage returns (docs/ARCHITECTURE.md "Lambda result").
+  stage_result = {
+    "status.$"        = "$.Payload.status"
+    "stage.$"         = "$.Payload.stage"
+    "executionId.$"   = "$.Payload.executionId"
+    "recordCount.$"   = "$.Payload.recordCount"
+    "rejectedCount.$" = "$.Payload.rejectedCount"
+    "manifestKey.$"   = "$.Payload.manifestKey"
+  }
+
   lambda_task = {
     for i, s in local.stage_order : s => {
       Type     = "Task"
       Resource = "arn:${local.partition}:states:::lambda:invoke"
       Parameters = {
         FunctionName = try(local.function_arns[s], null)
-        Payload = {
-          "executionId.$" = "$$.Execution.Name"
-          currentStage    = s
-          previousStage   = i == 0 ? null : local.stage_order[i - 1]
-          workflowBucket  = module.storage.bucket_name
-          "initialData.$" = "$$.Execution.Input"
-        }
+        Payload = merge(
+          {
+            "executionId.$" = "$$.Execution.Name"
+            currentStage    = s
+            previousStage   = i == 0 ? null : local.stage_order[i - 1]
+            workflowBucket  = module.storage.bucket_name
+          },
+          [{ "initialData.$" = "$$.Execution.Input" }, { "request.$" = "$.request" }][i == 0 ? 0 : 1],
+        )
       }
-      # Keep only the stage's small result (docs/ARCHITECTURE.md "Lambda result").
-      ResultSelector = {
-        "status.$"        = "$.Payload.status"
-        "stage.$"         = "$.Payload.stage"
-        "executionId.$"   = "$.Payload.executionId"
-        "recordCount.$"   = "$.Payload.recordCount"
-        "rejectedCount.$" = "$.Payload.rejectedCount"
-        "manifestKey.$"   = "$.Payload.manifestKey"
-      }
-      ResultPath = "$"
-      Retry      = local.lambda_retry
-      Catch      = local.catch_all
+      # The first stage's result builds the state {request, result}; later stages
+      # replace only $.result.
+      ResultSelector = [{ "request.$" = "$.Payload.request", result = local.stage_result }, local.stage_result][i == 0 ? 0 : 1]
+      ResultPath     = i == 0 ? "$" : "$.result"
+      Retry          = local.lambda_retry
+      Catch          = local.catch_all
     } if s != "HeavyETL"
   }
+
+  glue_failed_state = "HeavyETLFailed"
 
   glue_task = {
     for i, s in local.stage_order : s => {
@@ -99,11 +135,58 @@ locals {
         "jobRunId.$"    = "$.Id"
         "manifestKey.$" = "States.Format('executions/{}/${s}/output.json', $$.Execution.Name)"
       }
-      ResultPath = "$"
-      Retry      = local.glue_retry
-      Catch      = local.catch_all
+      ResultPath = "$.result"
+      Retry      = local.glue_api_retry
+      Catch = concat(
+        [{ ErrorEquals = ["States.TaskFailed"], ResultPath = "$.glueFailure", Next = local.glue_failed_state }],
+        local.catch_all,
+      )
     } if s == "HeavyETL"
   }
+
+  # A failed job run: retry it only when its error message names a transient cause.
+  glue_transient = {
+    Or = [for p in var.glue_transient_retry.error_patterns : { Variable = "$.glueFailure.Cause", StringMatches = p }]
+  }
+  glue_failure_states = { for name, state in {
+    (local.glue_failed_state) = {
+      Type = "Choice"
+      Choices = [
+        {
+          And  = [local.glue_transient, { Not = { Variable = "$.glueRetries", IsPresent = true } }]
+          Next = "HeavyETLFirstRetry"
+        },
+        {
+          And  = [local.glue_transient, { Variable = "$.glueRetries.count", NumericLessThan = var.glue_transient_retry.max_attempts }]
+          Next = "HeavyETLNextRetry"
+        },
+      ]
+      Default = "HeavyETLGiveUp"
+    }
+    HeavyETLFirstRetry = {
+      Type       = "Pass"
+      Result     = { count = 1 }
+      ResultPath = "$.glueRetries"
+      Next       = "HeavyETLRetryWait"
+    }
+    HeavyETLNextRetry = {
+      Type       = "Pass"
+      Parameters = { "count.$" = "States.MathAdd($.glueRetries.count, 1)" }
+      ResultPath = "$.glueRetries"
+      Next       = "HeavyETLRetryWait"
+    }
+    HeavyETLRetryWait = {
+      Type    = "Wait"
+      Seconds = var.glue_transient_retry.interval_seconds
+      Next    = "HeavyETL"
+    }
+    HeavyETLGiveUp = {
+      Type       = "Pass"
+      Parameters = { "Error.$" = "$.glueFailure.Error", "Cause.$" = "$.glueFailure.Cause" }
+      ResultPath = "$"
+      Next       = local.fail_state
+    }
+  } : name => state if local.is_standard }
 
   last_index = length(local.stage_order) - 1
 
@@ -118,7 +201,7 @@ locals {
     {
       Comment = "CEAP ${var.name} workflow (${var.type}): ${join(" -> ", local.stage_order)}"
       StartAt = local.stage_order[0]
-      States = merge(local.stage_states, {
+      States = merge(local.stage_states, local.glue_failure_states, {
         (local.fail_state) = {
           Type      = "Fail"
           ErrorPath = "$.Error"
@@ -138,6 +221,7 @@ resource "aws_cloudwatch_log_group" "states" {
 }
 
 resource "aws_sfn_state_machine" "this" {
+  # checkov:skip=CKV_AWS_285: Execution history is logged at level ALL (every event); only the execution data is off by default (include_execution_data, a variable): it holds customer order records, which stay in the encrypted, expiring executions/{id}/input.json instead (Step Functions docs advise includeExecutionData=false for sensitive inputs).
   name       = local.state_machine_name
   role_arn   = aws_iam_role.sfn.arn
   type       = var.type
@@ -145,7 +229,7 @@ resource "aws_sfn_state_machine" "this" {
 
   logging_configuration {
     log_destination        = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${aws_cloudwatch_log_group.states.name}:*"
-    include_execution_data = true
+    include_execution_data = var.include_execution_data
     level                  = "ALL"
   }
 

@@ -185,3 +185,40 @@ variable "table_deletion_protection" {
   type        = bool
   default     = false
 }
+
+variable "include_execution_data" {
+  description = "Log execution input, output and state data in the state machine's log group. Default false: the log keeps every event (level ALL, so EXPRESS executions stay listable) but no customer data; the input is kept once in executions/{id}/input.json instead. True helps debugging at the cost of order data in the logs and more log ingestion."
+  type        = bool
+  default     = false
+}
+
+variable "throttle_retry_max_attempts" {
+  description = "Retries of a stage throttled by Lambda (Lambda.TooManyRequestsException): exponential from 1 s, capped at 30 s, full jitter."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.throttle_retry_max_attempts >= 0 && var.throttle_retry_max_attempts <= 20
+    error_message = "throttle_retry_max_attempts must be between 0 and 20."
+  }
+}
+
+variable "glue_transient_retry" {
+  description = "STANDARD only: retries of a failed HeavyETL job run whose error message matches one of error_patterns (Step Functions StringMatches: * is a wildcard, case-sensitive). Other failures fail the execution at once."
+  type = object({
+    max_attempts     = optional(number, 2)
+    interval_seconds = optional(number, 60)
+    error_patterns = optional(list(string), [
+      "*ExecutorLostFailure*",
+      "*Lost executor*",
+      "*Executor heartbeat timed out*",
+      "*StageTransientError*",
+    ])
+  })
+  default = {}
+
+  validation {
+    condition     = var.glue_transient_retry.max_attempts >= 0 && var.glue_transient_retry.interval_seconds >= 1 && length(var.glue_transient_retry.error_patterns) > 0
+    error_message = "glue_transient_retry needs max_attempts >= 0, interval_seconds >= 1 and at least one error pattern."
+  }
+}

@@ -15,7 +15,11 @@ import pytest
 from aslcheck import validate
 from hclkit import WORKFLOW_ENVS, planned_resources
 
-from ceap_stages.errors import NON_RETRYABLE_ERROR_NAMES, RETRYABLE_ERROR_NAMES
+from ceap_stages.errors import (
+    NON_RETRYABLE_ERROR_NAMES,
+    RETRYABLE_ERROR_NAMES,
+    THROTTLING_ERROR_NAMES,
+)
 
 GOOD: dict[str, Any] = {
     "StartAt": "A",
@@ -126,14 +130,19 @@ def test_retries_follow_the_stage_error_contract(env: str, plans: dict[str, Path
     lambda_states = [s for s in states.values() if s.get("Resource", "").endswith(":lambda:invoke")]
     assert len(lambda_states) == 5
     for state in lambda_states:
-        (retry,) = state["Retry"]
-        assert tuple(retry["ErrorEquals"]) == RETRYABLE_ERROR_NAMES
-        assert (retry["MaxAttempts"], retry["BackoffRate"]) == (2, 2)
+        throttling, others = state["Retry"]
+        assert tuple(throttling["ErrorEquals"]) == THROTTLING_ERROR_NAMES
+        assert throttling["MaxAttempts"] >= 6 and throttling["JitterStrategy"] == "FULL"
+        assert set(throttling["ErrorEquals"]) | set(others["ErrorEquals"]) == set(
+            RETRYABLE_ERROR_NAMES
+        )
+        assert (others["MaxAttempts"], others["BackoffRate"]) == (2, 2)
     for state in states.values():
         for retry in state.get("Retry", []):
             assert not set(retry["ErrorEquals"]) & set(NON_RETRYABLE_ERROR_NAMES)
+            assert not set(retry["ErrorEquals"]) & {"States.ALL", "States.TaskFailed"}
     glue = [s for s in states.values() if s.get("Resource", "").endswith(":glue:startJobRun.sync")]
     assert len(glue) == (1 if WORKFLOW_ENVS[env] == "STANDARD" else 0)
     for state in glue:
-        (retry,) = state["Retry"]
-        assert (retry["MaxAttempts"], retry["IntervalSeconds"], retry["BackoffRate"]) == (2, 300, 2)
+        retried = {name for retry in state["Retry"] for name in retry["ErrorEquals"]}
+        assert "Glue.ConcurrentRunsExceededException" in retried

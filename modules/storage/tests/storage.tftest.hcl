@@ -167,7 +167,8 @@ run "kms_key" {
   command = plan
 
   variables {
-    kms_log_group_names = ["/aws/lambda/CeapWorkflow-realtime-*"]
+    kms_log_group_names   = ["/aws/lambda/CeapWorkflow-realtime-*"]
+    kms_alarm_source_arns = ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:Ceap-realtime-Workflow-*"]
   }
 
   assert {
@@ -184,6 +185,20 @@ run "kms_key" {
   assert {
     condition     = one([for s in output.kms_key_policy.Statement : s.Principal.Service if s.Sid == "AllowCloudWatchLogsForWorkflowLogGroups"]) == "logs.us-east-1.amazonaws.com"
     error_message = "regional logs principal"
+  }
+  assert {
+    condition     = !anytrue([for s in output.kms_key_policy.Statement : anytrue([for a in flatten([s.Action]) : startswith(a, "kms:Describe")]) if s.Sid == "AllowCloudWatchLogsForWorkflowLogGroups"])
+    error_message = "no kms:Describe* for Logs: under the encryption-context condition it never matches"
+  }
+  assert {
+    condition = jsonencode(one([
+      for s in output.kms_key_policy.Statement : s.Condition
+      if s.Sid == "AllowCloudWatchAlarmsToUseTheAlarmTopic"
+      ])) == jsonencode({
+      ArnLike      = { "aws:SourceArn" = ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:Ceap-realtime-Workflow-*"] }
+      StringEquals = { "aws:SourceAccount" = "123456789012" }
+    })
+    error_message = "CloudWatch may use the key only for this account's workflow alarms (confused deputy)"
   }
   assert {
     condition     = one([for s in output.kms_key_policy.Statement : s.Principal.AWS if s.Sid == "EnableIamPoliciesInThisAccount"]) == "arn:aws:iam::123456789012:root"

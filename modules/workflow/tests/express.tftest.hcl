@@ -47,8 +47,8 @@ run "state_machine" {
     error_message = "EXPRESS has no TimeoutSeconds (the 5-minute limit applies)"
   }
   assert {
-    condition     = one(aws_sfn_state_machine.this.logging_configuration).level == "ALL" && one(aws_sfn_state_machine.this.logging_configuration).include_execution_data
-    error_message = "logging level ALL with execution data"
+    condition     = one(aws_sfn_state_machine.this.logging_configuration).level == "ALL" && !one(aws_sfn_state_machine.this.logging_configuration).include_execution_data
+    error_message = "logging level ALL (every event, so EXPRESS runs stay listable) without execution data by default"
   }
   assert {
     condition     = one(aws_sfn_state_machine.this.logging_configuration).log_destination == "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/Ceap-realtime-Workflow:*"
@@ -78,15 +78,33 @@ run "lambda_tasks" {
         "initialData.$" = "$$.Execution.Input"
       }
     }
-    error_message = "ETL gets the stage event with previousStage null"
+    error_message = "ETL gets the stage event with previousStage null and the execution input"
   }
   assert {
     condition     = [for s in ["Filter", "Score", "Store", "Reactive"] : output.definition.States[s].Parameters.Payload.previousStage] == ["ETL", "Filter", "Score", "Store"]
     error_message = "each stage names its predecessor"
   }
   assert {
-    condition     = alltrue([for s in ["ETL", "Filter", "Score", "Store", "Reactive"] : output.definition.States[s].Resource == "arn:aws:states:::lambda:invoke" && output.definition.States[s].ResultPath == "$"])
-    error_message = "lambda:invoke tasks whose result replaces the state"
+    condition = alltrue([for s in ["Filter", "Score", "Store", "Reactive"] : output.definition.States[s].Parameters.Payload == {
+      "executionId.$" = "$$.Execution.Name"
+      currentStage    = s
+      previousStage   = output.definition.States[s].Parameters.Payload.previousStage
+      workflowBucket  = "ceap-workflow-realtime-123456789012"
+      "request.$"     = "$.request"
+    }])
+    error_message = "later stages get only the request header, never the execution input"
+  }
+  assert {
+    condition     = alltrue([for s in ["ETL", "Filter", "Score", "Store", "Reactive"] : output.definition.States[s].Resource == "arn:aws:states:::lambda:invoke"])
+    error_message = "lambda:invoke tasks"
+  }
+  assert {
+    condition     = output.definition.States.ETL.ResultPath == "$" && output.definition.States.ETL.ResultSelector["request.$"] == "$.Payload.request" && output.definition.States.ETL.ResultSelector.result == output.definition.States.Filter.ResultSelector
+    error_message = "the first stage's result builds the state {request, result}"
+  }
+  assert {
+    condition     = alltrue([for s in ["Filter", "Score", "Store", "Reactive"] : output.definition.States[s].ResultPath == "$.result"])
+    error_message = "later stages replace only $.result"
   }
   assert {
     condition = output.definition.States.Filter.ResultSelector == {
@@ -102,13 +120,21 @@ run "lambda_tasks" {
   assert {
     condition = alltrue([for s in ["ETL", "Filter", "Score", "Store", "Reactive"] : output.definition.States[s].Retry == [
       {
-        ErrorEquals     = ["StageTransientError", "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"]
+        ErrorEquals     = ["Lambda.TooManyRequestsException"]
+        IntervalSeconds = 1
+        MaxAttempts     = 8
+        BackoffRate     = 2
+        MaxDelaySeconds = 30
+        JitterStrategy  = "FULL"
+      },
+      {
+        ErrorEquals     = ["StageTransientError", "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException"]
         IntervalSeconds = 2
         MaxAttempts     = 2
         BackoffRate     = 2
       },
     ]])
-    error_message = "retryable errors: 2 attempts, exponential backoff"
+    error_message = "throttling: a capped, jittered budget; other retryable errors: 2 attempts, exponential backoff"
   }
   assert {
     condition     = !anytrue(flatten([for n, s in output.definition.States : [for r in try(s.Retry, []) : contains(r.ErrorEquals, "StageInputError") || contains(r.ErrorEquals, "StageConfigError") || contains(r.ErrorEquals, "States.ALL")]]))

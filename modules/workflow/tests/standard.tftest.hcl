@@ -55,16 +55,35 @@ run "glue_between_filter_and_score" {
     error_message = "job arguments per docs/ARCHITECTURE.md"
   }
   assert {
-    condition     = output.definition.States.HeavyETL.Retry == [{ ErrorEquals = ["States.TaskFailed"], IntervalSeconds = 300, MaxAttempts = 2, BackoffRate = 2 }]
-    error_message = "Glue retry: 2 attempts, 300 s, backoff 2"
+    condition     = !anytrue([for r in output.definition.States.HeavyETL.Retry : contains(r.ErrorEquals, "States.TaskFailed") || contains(r.ErrorEquals, "States.ALL")])
+    error_message = "a failed job run is never retried by name (a deterministic failure fails at once)"
   }
   assert {
-    condition     = output.definition.States.HeavyETL.Catch == [{ ErrorEquals = ["States.ALL"], ResultPath = "$", Next = "WorkflowFailed" }]
-    error_message = "Glue failures end in WorkflowFailed"
+    condition     = output.definition.States.HeavyETL.Retry[0].ErrorEquals == ["Glue.ConcurrentRunsExceededException"] && output.definition.States.HeavyETL.Retry[0].MaxAttempts == 12 && output.definition.States.HeavyETL.Retry[0].JitterStrategy == "FULL"
+    error_message = "the concurrent-runs limit has a budget that absorbs a burst"
   }
   assert {
-    condition     = output.definition.States.HeavyETL.ResultPath == "$" && output.definition.States.HeavyETL.ResultSelector["status.$"] == "$.JobRunState" && output.definition.States.HeavyETL.ResultSelector.stage == "HeavyETL"
-    error_message = "only a small Glue result is kept"
+    condition = output.definition.States.HeavyETL.Catch == [
+      { ErrorEquals = ["States.TaskFailed"], ResultPath = "$.glueFailure", Next = "HeavyETLFailed" },
+      { ErrorEquals = ["States.ALL"], ResultPath = "$", Next = "WorkflowFailed" },
+    ]
+    error_message = "a failed job run goes to the transient-cause Choice, anything else to WorkflowFailed"
+  }
+  assert {
+    condition     = output.definition.States.HeavyETLFailed.Type == "Choice" && output.definition.States.HeavyETLFailed.Default == "HeavyETLGiveUp" && output.definition.States.HeavyETLGiveUp.Next == "WorkflowFailed"
+    error_message = "a non-transient job failure fails the execution"
+  }
+  assert {
+    condition     = [for c in output.definition.States.HeavyETLFailed.Choices[0].And[0].Or : c.StringMatches] == ["*ExecutorLostFailure*", "*Lost executor*", "*Executor heartbeat timed out*", "*StageTransientError*"]
+    error_message = "transient causes: lost executors and the job's own transient faults"
+  }
+  assert {
+    condition     = output.definition.States.HeavyETLRetryWait.Next == "HeavyETL" && output.definition.States.HeavyETLFailed.Choices[1].And[1].NumericLessThan == 2
+    error_message = "a transient job failure is retried up to max_attempts times"
+  }
+  assert {
+    condition     = output.definition.States.HeavyETL.ResultPath == "$.result" && output.definition.States.HeavyETL.ResultSelector["status.$"] == "$.JobRunState" && output.definition.States.HeavyETL.ResultSelector.stage == "HeavyETL"
+    error_message = "only a small Glue result is kept, the request header stays"
   }
   assert {
     condition     = module.glue_job[0].job_name == "ceap-workflow-batch-heavy-etl"

@@ -10,4 +10,5 @@ module "workflow" {
   stage_package                    = var.stage_package
   queue_visibility_timeout_seconds = 2
   force_destroy                    = true
+  include_execution_data           = true # the opt-in: the log shows inputs and parameters
 }
