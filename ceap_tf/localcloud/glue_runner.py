@@ -6,10 +6,13 @@ local endpoint and test credentials in its environment. States follow Glue:
 STARTING -> RUNNING -> SUCCEEDED | FAILED (with ErrorMessage) | TIMEOUT. When PySpark is
 not importable the run fails with a clear ErrorMessage instead of pretending.
 
-Output goes to CloudWatch Logs like Glue's: stdout to ``/aws-glue/jobs/output``, stderr
-to ``/aws-glue/jobs/error`` (stream = run id), and both to the continuous-logging group
-(``--continuous-log-logGroup`` or ``/aws-glue/jobs/logs-v2``) when
-``--enable-continuous-cloudwatch-log`` is ``true``.
+Output goes to CloudWatch Logs as Glue 5.0 writes it
+(https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html): the
+script's stdout to ``{prefix}/output`` and the driver's stderr (Spark's and the job's
+own log lines) to ``{prefix}/error``, where the prefix is the job's
+``--custom-logGroup-prefix`` (default ``/aws-glue/jobs``), in the stream
+``{run id}-driver`` (or ``{--custom-logStream-prefix}-driver``). So a workflow's Glue
+logs land in the groups its module creates, with their KMS key and retention.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -34,9 +37,7 @@ from ceap_tf.localcloud.lambda_runtime import TEST_CREDENTIALS
 StateCallback = Callable[[str, str | None], None]
 LogCallback = Callable[[str, str, list[tuple[int, str]]], None]
 
-OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
-ERROR_LOG_GROUP = "/aws-glue/jobs/error"
-CONTINUOUS_LOG_GROUP = "/aws-glue/jobs/logs-v2"
+DEFAULT_LOG_GROUP_PREFIX = "/aws-glue/jobs"
 _MAX_ERROR_CHARS = 2048
 
 
@@ -50,8 +51,39 @@ class GlueRunSpec:
     region: str
 
 
+def log_destinations(run_id: str, arguments: dict[str, str]) -> tuple[str, str, str]:
+    """(output group, error group, stream) of a run, as Glue 5.0 names them."""
+    prefix = (arguments.get("--custom-logGroup-prefix") or DEFAULT_LOG_GROUP_PREFIX).rstrip("/")
+    stream = arguments.get("--custom-logStream-prefix") or run_id
+    return f"{prefix}/output", f"{prefix}/error", f"{stream}-driver"
+
+
 def pyspark_available() -> bool:
     return importlib.util.find_spec("pyspark") is not None
+
+
+def java_available(environ: Mapping[str, str] | None = None) -> bool:
+    """A java binary PySpark can start: ``$JAVA_HOME/bin/java`` or one on PATH."""
+    env = os.environ if environ is None else environ
+    home = env.get("JAVA_HOME")
+    if home and os.access(Path(home) / "bin" / "java", os.X_OK):
+        return True
+    return shutil.which("java", path=env.get("PATH")) is not None
+
+
+#: How to install what local Glue runs need (the message of a failed preflight).
+INSTALL_PYSPARK = "pip install 'ceap-tf[glue]'"
+INSTALL_JAVA = "install Java 17 (e.g. apt-get install -y openjdk-17-jre-headless) or set JAVA_HOME"
+
+
+def missing_requirements() -> list[str]:
+    """What local Glue job runs lack here, each with how to install it (empty: none)."""
+    missing = []
+    if not pyspark_available():
+        missing.append(f"PySpark ({INSTALL_PYSPARK})")
+    if not java_available():
+        missing.append(f"Java ({INSTALL_JAVA})")
+    return missing
 
 
 def _split_s3_uri(uri: str) -> tuple[str, str]:
@@ -114,11 +146,11 @@ class GlueRunner:
         return target
 
     def _execute(self, spec: GlueRunSpec, on_state: StateCallback, on_logs: LogCallback) -> None:
-        if not pyspark_available():
+        missing = missing_requirements()
+        if missing:
             on_state(
                 "FAILED",
-                "PySpark is not installed in the local cloud's Python; local Glue runs need it "
-                "(install the glue extra: pip install 'ceap-tf[glue]')",
+                f"local Glue runs need {' and '.join(missing)}, missing in the local cloud",
             )
             return
         work = self._root / spec.run_id
@@ -178,11 +210,9 @@ class GlueRunner:
         now = int(time.time() * 1000)
         stdout = stdout_path.read_text(errors="replace").splitlines()
         stderr = stderr_path.read_text(errors="replace").splitlines()
-        on_logs(OUTPUT_LOG_GROUP, spec.run_id, [(now, line) for line in stdout])
-        on_logs(ERROR_LOG_GROUP, spec.run_id, [(now, line) for line in stderr])
-        if spec.arguments.get("--enable-continuous-cloudwatch-log", "").lower() == "true":
-            group = spec.arguments.get("--continuous-log-logGroup") or CONTINUOUS_LOG_GROUP
-            on_logs(group, spec.run_id, [(now, line) for line in stdout + stderr])
+        output_group, error_group, stream = log_destinations(spec.run_id, spec.arguments)
+        on_logs(output_group, stream, [(now, line) for line in stdout])
+        on_logs(error_group, stream, [(now, line) for line in stderr])
         if timed_out:
             on_state(
                 "TIMEOUT",

@@ -188,9 +188,13 @@ def _logging_session(state_machine: Any, execution_arn: str, execution_name: str
         CloudWatchLoggingSession,
     )
 
+    # AWS defaults includeExecutionData to false; the provider omits it when false.
+    logging_configuration = {
+        "includeExecutionData": False,
+        **(state_machine.loggingConfiguration or {}),
+    }
     config = CloudWatchLoggingConfiguration.from_logging_configuration(
-        state_machine_arn=state_machine.arn,
-        logging_configuration=state_machine.loggingConfiguration or {},
+        state_machine_arn=state_machine.arn, logging_configuration=logging_configuration
     )
     if config is None:
         return None
@@ -203,10 +207,14 @@ def _logging_session(state_machine: Any, execution_arn: str, execution_name: str
         def publish_history_log(self, history_log: Any) -> None:
             millis = _history_timestamp_ms(history_log["event_timestamp"])
             event_type = history_log["type"]
+            details = history_log.get("details", {})
+            if not config.include_execution_data:
+                # moto drops input and output; a task's parameters are execution data too.
+                details = {k: v for k, v in details.items() if k != "parameters"}
             message = {
                 "id": history_log["id"],
                 "type": getattr(event_type, "value", str(event_type)),
-                "details": history_log.get("details", {}),
+                "details": details,
                 "previous_event_id": history_log["previous_event_id"],
                 "event_timestamp": str(millis),
                 "execution_arn": history_log["execution_arn"],

@@ -116,11 +116,31 @@ def test_job_run_executes_the_script(client: Callable[..., Any], glue_bucket: st
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
     body = client("s3").get_object(Bucket=glue_bucket, Key=f"out/{run_id}")["Body"].read()
     assert body == b"ok"
-    assert any(
-        f"running {name}" in m for m in log_messages(client("logs"), "/aws-glue/jobs/output")
-    )
-    continuous = log_messages(client("logs"), glue_runner.CONTINUOUS_LOG_GROUP)
-    assert any(f"running {name}" in m for m in continuous)
+    # No custom prefix: Glue 5.0's default groups, stream {run id}-driver.
+    output = log_messages(client("logs"), "/aws-glue/jobs/output", f"{run_id}-driver")
+    assert any(f"running {name}" in m for m in output)
+
+
+def test_job_run_logs_to_the_custom_log_group_prefix(
+    client: Callable[..., Any], glue_bucket: str
+) -> None:
+    """--custom-logGroup-prefix names the groups, as Glue 5.0 does (the workflow's own,
+    encrypted groups), and nothing goes to the account-wide default groups."""
+    glue, logs = client("glue"), client("logs")
+    prefix = f"/aws-glue/jobs/{glue_bucket}-prefixed"
+    name = _create_job(glue, glue_bucket)
+    arguments = {"--custom-logGroup-prefix": prefix, "--fail": "yes"}
+    run_id = glue.start_job_run(JobName=name, Arguments=arguments)["JobRunId"]
+    assert _wait_run(glue, name, run_id)["JobRunState"] == "FAILED"
+    assert any(f"running {name}" in m for m in log_messages(logs, f"{prefix}/output"))
+    errors = log_messages(logs, f"{prefix}/error", f"{run_id}-driver")
+    assert any("history dataset is empty" in m for m in errors)
+    default_groups = logs.describe_log_groups(logGroupNamePrefix="/aws-glue/jobs/")["logGroups"]
+    for group in [
+        g["logGroupName"] for g in default_groups if not g["logGroupName"].startswith(prefix)
+    ]:
+        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+        assert not [s for s in streams if s["logStreamName"].startswith(run_id)], group
 
 
 def test_failed_run_reports_the_error(client: Callable[..., Any], glue_bucket: str) -> None:
@@ -181,4 +201,4 @@ def test_run_fails_clearly_without_pyspark(tmp_path: Path, monkeypatch: pytest.M
     state, error = states[0]
     assert state == "FAILED"
     assert error is not None
-    assert "PySpark is not installed" in error
+    assert "PySpark (pip install 'ceap-tf[glue]')" in error

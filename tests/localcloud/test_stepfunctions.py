@@ -71,9 +71,12 @@ def sfn_role(client: Callable[..., Any]) -> str:
 def make_machine(client: Callable[..., Any], sfn_role: str) -> Callable[..., tuple[str, str]]:
     """A state machine with logging to its own log group; returns (arn, log group)."""
 
-    def make(definition: str, machine_type: str, level: str = "ALL") -> tuple[str, str]:
+    def make(
+        definition: str, machine_type: str, level: str = "ALL", data: bool | None = True
+    ) -> tuple[str, str]:
         group = f"/aws/vendedlogs/states/{unique('sm')}"
         client("logs").create_log_group(logGroupName=group)
+        data_setting = {} if data is None else {"includeExecutionData": data}
         arn = client("stepfunctions").create_state_machine(
             name=unique("sm"),
             definition=definition,
@@ -81,7 +84,7 @@ def make_machine(client: Callable[..., Any], sfn_role: str) -> Callable[..., tup
             type=machine_type,
             loggingConfiguration={
                 "level": level,
-                "includeExecutionData": True,
+                **data_setting,
                 "destinations": [
                     {
                         "cloudWatchLogsLogGroup": {
@@ -207,3 +210,26 @@ def test_express_only_operations_are_enforced(
         sfn.start_sync_execution(stateMachineArn=standard, input="{}")
     with pytest.raises(ClientError, match="StateMachineTypeNotSupported"):
         sfn.list_executions(stateMachineArn=express)
+
+
+@pytest.mark.parametrize("data", [False, None], ids=["false", "omitted"])
+def test_without_execution_data_the_log_has_events_but_no_data(
+    client: Callable[..., Any],
+    make_function: Callable[..., str],
+    make_machine: Callable[..., tuple[str, str]],
+    data: bool | None,
+) -> None:
+    """includeExecutionData false (or omitted: AWS's default, as the provider sends it):
+    every event is logged, without input, output or task parameters."""
+    function = make_function({"stages.py": STAGES}, handler="stages.flaky")
+    arn, group = make_machine(_definition(function), "EXPRESS", data=data)
+    secret = "C-SECRET-CUSTOMER-42"
+    result = client("stepfunctions").start_sync_execution(
+        stateMachineArn=arn, input=json.dumps({"customerId": secret})
+    )
+    assert result["status"] == "SUCCEEDED"
+    messages = log_messages(client("logs"), group)
+    types = [json.loads(m)["type"] for m in messages]
+    assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded"
+    assert "TaskScheduled" in types
+    assert not [m for m in messages if secret in m]
