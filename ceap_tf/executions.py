@@ -53,18 +53,71 @@ class ExecutionResult:
         return self.status == "SUCCEEDED"
 
     def failure_line(self) -> str:
-        cause = (self.cause or "").strip()
-        try:
-            doc = json.loads(cause)
-            if isinstance(doc, dict):
-                cause = str(doc.get("errorMessage") or doc.get("ErrorMessage") or cause)
-        except ValueError:
-            pass
-        cause = cause.splitlines()[0] if cause else ""
-        return f"{self.status}: {self.error or 'error'}" + (f": {cause[:300]}" if cause else "")
+        cause = cause_message(self.cause)
+        return f"{self.status}: {self.error or 'error'}" + (f": {cause}" if cause else "")
 
 
 StageCallback = Callable[[str, Manifest], None]
+
+
+def cause_message(cause: str | None) -> str:
+    """The readable part of a Step Functions cause: a Lambda's ``errorMessage`` or a Glue
+    job run's ``ErrorMessage`` when the cause is their JSON, else its first line."""
+    text = (cause or "").strip()
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict):
+        text = str(doc.get("errorMessage") or doc.get("ErrorMessage") or text)
+    return text.splitlines()[0][:300] if text else ""
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """A stage that failed during a run; Step Functions may still retry it."""
+
+    stage: str
+    error: str
+    message: str
+
+
+FailureCallback = Callable[[TaskFailure], None]
+
+
+class HistoryReader:
+    """Reads a STANDARD execution's history as it grows and reports each failed task once
+    (the stage it failed in, its error and message), while the execution goes on."""
+
+    _FAILED = ("TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed")
+
+    def __init__(self, sfn: Any, arn: str) -> None:
+        self._sfn = sfn
+        self._arn = arn
+        self._seen = 0
+        self._state = ""
+
+    def new_failures(self) -> list[TaskFailure]:
+        failures: list[TaskFailure] = []
+        paginator = self._sfn.get_paginator("get_execution_history")
+        pages = paginator.paginate(executionArn=self._arn, includeExecutionData=False)
+        for event in (e for page in pages for e in page.get("events", [])):
+            if event["id"] <= self._seen:
+                continue
+            self._seen = event["id"]
+            entered = event.get("stateEnteredEventDetails")
+            if entered:
+                self._state = entered.get("name", "")
+            if event["type"] in self._FAILED:
+                details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+                failures.append(
+                    TaskFailure(
+                        stage=self._state,
+                        error=str(details.get("error", event["type"])),
+                        message=cause_message(details.get("cause")),
+                    )
+                )
+        return failures
 
 
 class WorkflowClient:
@@ -156,8 +209,10 @@ class WorkflowClient:
         timeout: float = 1800.0,
         on_stage: StageCallback | None = None,
         on_tick: Callable[[float], None] | None = None,
+        on_failure: FailureCallback | None = None,
     ) -> ExecutionResult:
-        """Start an execution and (by default) wait for it, reporting stages as they finish."""
+        """Start an execution and (by default) wait for it, reporting stages as they finish
+        and (STANDARD) each failed task as soon as it fails, retried or not."""
         name = name or new_execution_name("run")
         contract.check_execution_id(name)
         body = json.dumps(payload)
@@ -174,7 +229,12 @@ class WorkflowClient:
         if not wait:
             return result
         return self._watch(
-            result, started=started, timeout=timeout, on_stage=on_stage, on_tick=on_tick
+            result,
+            started=started,
+            timeout=timeout,
+            on_stage=on_stage,
+            on_tick=on_tick,
+            on_failure=on_failure,
         )
 
     def _poll_stages(self, result: ExecutionResult, on_stage: StageCallback | None) -> None:
@@ -196,11 +256,16 @@ class WorkflowClient:
         timeout: float,
         on_stage: StageCallback | None,
         on_tick: Callable[[float], None] | None,
+        on_failure: FailureCallback | None = None,
     ) -> ExecutionResult:
+        history = HistoryReader(self.sfn, result.arn) if on_failure is not None else None
         while True:
             with aws_errors(self.target, "watching the execution"):
                 described = self.sfn.describe_execution(executionArn=result.arn)
                 self._poll_stages(result, on_stage)
+                if history is not None and on_failure is not None:
+                    for failure in history.new_failures():
+                        on_failure(failure)
             result.status = described["status"]
             if result.status in TERMINAL:
                 result.error = described.get("error")

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ceap_stages import contract
-from ceap_tf.executions import ExecutionResult, WorkflowClient, new_execution_name
+from ceap_tf.executions import ExecutionResult, TaskFailure, WorkflowClient, new_execution_name
 
 #: Customers in the normal case (1-3 orders each); small so a local run stays quick.
 NORMAL_CUSTOMERS = 40
@@ -142,6 +142,7 @@ def run_case(
     expect_records: bool,
     timeout: float,
     on_status: Callable[[str], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> None:
     name = new_execution_name(f"smoke-{case}")
 
@@ -153,7 +154,18 @@ def run_case(
         if on_status is not None:
             on_status(f"{case}: {stage} wrote {manifest.recordCount} record(s)")
 
-    result = client.run(payload, name=name, timeout=timeout, on_stage=stage_done, on_tick=tick)
+    def failed(failure: TaskFailure) -> None:
+        if on_notice is not None:
+            on_notice(f"{case}: {failure.stage} failed ({failure.error}): {failure.message}")
+
+    result = client.run(
+        payload,
+        name=name,
+        timeout=timeout,
+        on_stage=stage_done,
+        on_tick=tick,
+        on_failure=failed,
+    )
     report.cases.append(
         CaseResult(
             case=case,
@@ -199,6 +211,7 @@ def run_smoke(
     customers: int = NORMAL_CUSTOMERS,
     timeout: float = 1800.0,
     on_status: Callable[[str], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> SmokeReport:
     """Run the normal and empty cases and the DLQ check; never raises for a failed check."""
     report = SmokeReport(workflow=str(client.workflow.get("name", "?")), type=client.type)
@@ -217,6 +230,7 @@ def run_smoke(
             expect_records=expect_records,
             timeout=timeout,
             on_status=on_status,
+            on_notice=on_notice,
         )
     depth = client.dlq_depth()
     if depth is None:

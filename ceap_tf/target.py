@@ -23,7 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ceap_tf.errors import CeapError, TargetUnavailable, UsageProblem
+from ceap_tf.errors import CeapError, TargetUnavailable, ToolMissing, UsageProblem
 
 if TYPE_CHECKING:
     import boto3
@@ -241,6 +241,9 @@ class Target:
         """Whether the env has resources in its state; None when it cannot be told cheaply."""
         return None
 
+    def check_runtime(self, workflow_type: str) -> None:
+        """Fail fast when this target cannot run a workflow of this type (e.g. local Glue)."""
+
 
 class LocalTarget(Target):
     name = "local"
@@ -332,6 +335,20 @@ class LocalTarget(Target):
 
     def describe(self) -> str:
         return f"local cloud at {self.endpoint}"
+
+    def check_runtime(self, workflow_type: str) -> None:
+        """STANDARD workflows run their HeavyETL Glue job as a local PySpark job."""
+        if workflow_type != "STANDARD":
+            return
+        from ceap_tf.localcloud.glue_runner import missing_requirements
+
+        missing = missing_requirements()
+        if missing:
+            raise ToolMissing(
+                f"a STANDARD workflow on the local target runs its Glue job with PySpark "
+                f"and Java; missing: {'; '.join(missing)}",
+                hint="install them, then run the command again",
+            )
 
 
 class AwsTarget(Target):

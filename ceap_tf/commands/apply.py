@@ -25,6 +25,8 @@ def apply(app: App, name: str, auto_approve: bool, no_smoke: bool) -> None:
     from ceap_tf.project import SHARED_ENV
 
     workflow = None if name == SHARED_ENV else app.project.workflow(name)
+    if workflow is not None:
+        app.target.check_runtime(workflow.type)
     app.say(f"Deploying {name} to the {app.target.name} target")
     app.target.preflight(name)
     built = deploy.build(app)

@@ -55,6 +55,8 @@ def run(
 
     Default input: the order events of 20 sample customers.
     """
+    from rich.markup import escape
+
     from ceap_tf import deploy, smoke
     from ceap_tf.errors import CheckFailed, UsageProblem
     from ceap_tf.executions import WorkflowClient, new_execution_name
@@ -62,6 +64,7 @@ def run(
     if input_file is not None and sample is not None:
         raise UsageProblem("pass either --input or --sample, not both")
     workflow = app.project.workflow(name)
+    app.target.check_runtime(workflow.type)
     if input_file is not None:
         payload = _load_input(input_file)
     else:
@@ -87,6 +90,9 @@ def run(
             timeout=timeout,
             on_stage=stage_done,
             on_tick=lambda s: status.update(f"running {s:.0f}s"),
+            on_failure=lambda f: app.say(
+                f"  [yellow]{escape(f'{f.stage} failed ({f.error}): {f.message}')}[/]"
+            ),
         )
     doc = {
         "execution": result.name,

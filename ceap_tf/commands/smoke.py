@@ -19,6 +19,7 @@ def run_and_report(
     timeout: float = 1800.0,
 ) -> None:
     """Run the smoke tests, print a pass/fail table (or JSON); raise when any failed."""
+    from rich.markup import escape
     from rich.table import Table
 
     from ceap_tf import smoke
@@ -33,6 +34,7 @@ def run_and_report(
             customers=customers or smoke.NORMAL_CUSTOMERS,
             timeout=timeout,
             on_status=status.update,
+            on_notice=lambda text: app.say(f"  [yellow]{escape(text)}[/]"),
         )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
@@ -73,7 +75,7 @@ def smoke(app: App, name: str, customers: int | None, timeout: float, as_json: b
     """
     from ceap_tf import deploy
 
-    app.project.workflow(name)
+    app.target.check_runtime(app.project.workflow(name).type)
     deployment = deploy.Deployment.open(app, name, None)
     workflow = deploy.workflow_output(deployment)
     run_and_report(app, workflow, as_json=as_json, customers=customers, timeout=timeout)
