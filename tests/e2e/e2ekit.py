@@ -144,6 +144,32 @@ def state_machine_log_group(workflow: dict[str, Any]) -> str:
     return f"/aws/vendedlogs/states/{workflow['state_machine_name']}"
 
 
+def workflow_log_groups(logs: Any, workflow: dict[str, Any]) -> list[str]:
+    """Every log group of the workflow: its stage functions, state machine and Glue job."""
+    groups = [g["logGroupName"] for g in logs.get_paginator("describe_log_groups").paginate()
+              for g in g.get("logGroups", [])]  # fmt: skip
+    names = [workflow["state_machine_name"], *workflow["function_names"].values()]
+    if workflow.get("glue_job_name"):
+        names.append(workflow["glue_job_name"])
+    return sorted(g for g in groups if any(g.endswith(n) or f"/{n}/" in g for n in names))
+
+
+def customer_identifiers(execution_input: dict[str, Any]) -> set[str]:
+    """The customerIds and orderIds of an execution input's inline records."""
+    return {
+        str(record[field])
+        for record in execution_input.get("records", [])
+        for field in ("customerId", "orderId")
+        if record.get(field)
+    }
+
+
+def execution_input(s3: Any, bucket: str, execution: str) -> Any:
+    """What the first stage kept of the execution's input (executions/{id}/input.json)."""
+    body = s3.get_object(Bucket=bucket, Key=contract.input_key(execution))["Body"].read()
+    return json.loads(body)
+
+
 def post_fault(endpoint: str, rule: dict[str, Any] | None) -> None:
     """Add a fault rule (or clear them all with None)."""
     method = "DELETE" if rule is None else "POST"

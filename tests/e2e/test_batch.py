@@ -12,12 +12,16 @@ from e2ekit import (
     STAGES,
     Ceap,
     chained_manifests,
+    customer_identifiers,
+    execution_input,
     first_record,
     leftovers,
+    log_messages,
     queue_depth,
     queue_message_input,
     read_manifest,
     wait_for,
+    workflow_log_groups,
 )
 
 from ceap_stages.stages.score import Scorer, shipped_model
@@ -144,6 +148,23 @@ def test_a_queue_message_starts_an_execution_that_succeeds(
     assert queue_depth(sqs, workflow["queue_url"]) == 0
     assert queue_depth(sqs, workflow["dlq_url"]) == 0
     assert from_queue() == [arn]  # one message, one execution
+
+
+def test_no_log_group_holds_customer_data(
+    smoke_report: dict[str, Any], workflow: dict[str, Any], client: Callable[[str], Any]
+) -> None:
+    """Stage functions, state machine and Glue job logs: ids, counts and keys only."""
+    logs, s3 = client("logs"), client("s3")
+    normal = next(c for c in smoke_report["cases"] if c["case"] == "normal")
+    sent = execution_input(s3, workflow["bucket"], normal["execution"])
+    identifiers = customer_identifiers(sent) | customer_identifiers(queue_message_input("q"))
+    assert len(identifiers) > 50
+    groups = workflow_log_groups(logs, workflow)
+    assert f"/aws-glue/jobs/{workflow['glue_job_name']}/output" in groups
+    assert f"/aws-glue/jobs/{workflow['glue_job_name']}/error" in groups
+    text = "\n".join(m for g in groups for m in log_messages(logs, g))
+    assert "HeavyETL" in text and "executionId" in text
+    assert [i for i in identifiers if i in text] == []
 
 
 @pytest.mark.parametrize("env", ["shared", NAME])

@@ -88,6 +88,27 @@ def test_poison_messages_land_in_the_dlq_after_three_receives(
             assert history[-1]["type"] == "ExecutionFailed"
 
 
+def test_opt_in_execution_data_shows_later_stages_get_only_the_header(
+    ceap: Ceap, workflow: dict[str, Any], client: Callable[[str], Any]
+) -> None:
+    """This env sets include_execution_data = true: the log shows each task's
+    parameters, so it shows what every stage receives."""
+    result = ceap.json("run", NAME, "--sample", "3")
+    assert result["status"] == "SUCCEEDED"
+    events = history_events(client("logs"), state_machine_log_group(workflow), result["execution"])
+    payloads = {}
+    for event in events:
+        if event["type"] == "TaskScheduled":
+            payload = json.loads(event["details"]["parameters"])["Payload"]
+            payloads[payload["currentStage"]] = payload
+    assert list(payloads) == ["ETL", "Filter", "Score", "Store", "Reactive"]
+    assert len(payloads["ETL"]["initialData"]["records"]) > 0
+    header = {k: v for k, v in payloads["ETL"]["initialData"].items() if k != "records"}
+    for stage in ("Filter", "Score", "Store", "Reactive"):
+        assert "initialData" not in payloads[stage]
+        assert payloads[stage]["request"] == header
+
+
 def test_destroy_leaves_no_resource_behind(
     ceap: Ceap, workflow: dict[str, Any], client: Callable[[str], Any]
 ) -> None:
