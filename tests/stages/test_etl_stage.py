@@ -279,5 +279,6 @@ def test_handler_reads_every_object_under_a_source_prefix_in_key_order(aws, invo
 def test_fail_policy_through_the_handler_names_object_and_line(aws, invoke, monkeypatch) -> None:
     monkeypatch.setenv("CEAP_BAD_RECORD_POLICY", "fail")
     source = aws.put("inputs/bad.jsonl", orjson.dumps(raw_event()) + b"\n{nope\n")
-    with pytest.raises(StageInputError, match=r"s3://.*/inputs/bad\.jsonl line 2: MALFORMED_JSON: not valid JSON"):
+    expected = r"s3://.*/inputs/bad\.jsonl line 2: MALFORMED_JSON: not valid JSON"
+    with pytest.raises(StageInputError, match=expected):
         invoke("ETL", "exec-fail", request(source=source))

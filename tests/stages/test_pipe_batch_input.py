@@ -17,6 +17,7 @@ from stagekit import BUCKET, CHAIN, TABLE, raw_event, request, stage_event
 from ceap_stages.errors import StageInputError
 from ceap_stages.events import ExecutionRequest
 
+
 def handler_of(stage: str) -> Any:
     return importlib.import_module(f"ceap_stages.stages.{stage.lower()}").handler
 
@@ -138,10 +139,10 @@ def test_every_later_stage_refuses_records_in_its_request(aws, stage, monkeypatc
     monkeypatch.setenv("CEAP_STAGE", stage)
     event = stage_event(stage, "exec-two", request([]), previous="ETL")
     event["request"] = request([raw_event()])
-    with pytest.raises(StageInputError, match="event.request carries records"):
+    with pytest.raises(StageInputError, match=r"event\.request carries records"):
         handler_of(stage)(event, None)
     event["request"] = [request([])]
-    with pytest.raises(StageInputError, match="event.request must be the request header"):
+    with pytest.raises(StageInputError, match=r"event\.request must be the request header"):
         handler_of(stage)(event, None)
 
 
