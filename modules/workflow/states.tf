@@ -7,11 +7,12 @@
 #
 # Retries: Lambda throttling has a budget that absorbs a burst (exponential with full
 # jitter, capped); other retryable stage errors are retried twice. The Glue task
-# retries its API faults (concurrent-runs limit, service errors) by name, and a
-# failed job run only when its cause is transient (lost executors, a transient fault
-# the job itself reports): a Choice on the run's error message, so a deterministic
-# failure (script error, bad input) fails the execution at once. Anything else goes
-# to one Fail state with the error and cause of the failing stage.
+# retries its API faults (concurrent-runs limit, service errors) by name; a failed job
+# run (States.TaskFailed) is never retried here, so a deterministic failure (script
+# error, bad input) fails the execution at once, in the HeavyETL state (a redrive
+# resumes there). Transient causes inside a run (lost executors, throttling) are
+# retried where they happen: by Spark and by the job's S3 client. Anything else goes to one Fail
+# state with the error and cause of the failing stage.
 
 locals {
   # Their union must equal ceap_stages.errors.RETRYABLE_ERROR_NAMES (tests/hcl checks it).
@@ -48,7 +49,7 @@ locals {
   # Errors Step Functions reports when StartJobRun itself fails transiently
   # (https://docs.aws.amazon.com/step-functions/latest/dg/connect-glue.html: API
   # errors surface as Glue.<Exception>). A failed or timed-out job run is
-  # States.TaskFailed and is handled by the Choice below.
+  # States.TaskFailed, deliberately not in this list.
   glue_api_retry = [
     {
       ErrorEquals     = ["Glue.ConcurrentRunsExceededException"]
@@ -112,8 +113,6 @@ locals {
     } if s != "HeavyETL"
   }
 
-  glue_failed_state = "HeavyETLFailed"
-
   glue_task = {
     for i, s in local.stage_order : s => {
       Type     = "Task"
@@ -137,56 +136,9 @@ locals {
       }
       ResultPath = "$.result"
       Retry      = local.glue_api_retry
-      Catch = concat(
-        [{ ErrorEquals = ["States.TaskFailed"], ResultPath = "$.glueFailure", Next = local.glue_failed_state }],
-        local.catch_all,
-      )
+      Catch      = local.catch_all
     } if s == "HeavyETL"
   }
-
-  # A failed job run: retry it only when its error message names a transient cause.
-  glue_transient = {
-    Or = [for p in var.glue_transient_retry.error_patterns : { Variable = "$.glueFailure.Cause", StringMatches = p }]
-  }
-  glue_failure_states = { for name, state in {
-    (local.glue_failed_state) = {
-      Type = "Choice"
-      Choices = [
-        {
-          And  = [local.glue_transient, { Not = { Variable = "$.glueRetries", IsPresent = true } }]
-          Next = "HeavyETLFirstRetry"
-        },
-        {
-          And  = [local.glue_transient, { Variable = "$.glueRetries.count", NumericLessThan = var.glue_transient_retry.max_attempts }]
-          Next = "HeavyETLNextRetry"
-        },
-      ]
-      Default = "HeavyETLGiveUp"
-    }
-    HeavyETLFirstRetry = {
-      Type       = "Pass"
-      Result     = { count = 1 }
-      ResultPath = "$.glueRetries"
-      Next       = "HeavyETLRetryWait"
-    }
-    HeavyETLNextRetry = {
-      Type       = "Pass"
-      Parameters = { "count.$" = "States.MathAdd($.glueRetries.count, 1)" }
-      ResultPath = "$.glueRetries"
-      Next       = "HeavyETLRetryWait"
-    }
-    HeavyETLRetryWait = {
-      Type    = "Wait"
-      Seconds = var.glue_transient_retry.interval_seconds
-      Next    = "HeavyETL"
-    }
-    HeavyETLGiveUp = {
-      Type       = "Pass"
-      Parameters = { "Error.$" = "$.glueFailure.Error", "Cause.$" = "$.glueFailure.Cause" }
-      ResultPath = "$"
-      Next       = local.fail_state
-    }
-  } : name => state if local.is_standard }
 
   last_index = length(local.stage_order) - 1
 
@@ -201,7 +153,7 @@ locals {
     {
       Comment = "CEAP ${var.name} workflow (${var.type}): ${join(" -> ", local.stage_order)}"
       StartAt = local.stage_order[0]
-      States = merge(local.stage_states, local.glue_failure_states, {
+      States = merge(local.stage_states, {
         (local.fail_state) = {
           Type      = "Fail"
           ErrorPath = "$.Error"

@@ -202,23 +202,3 @@ variable "throttle_retry_max_attempts" {
     error_message = "throttle_retry_max_attempts must be between 0 and 20."
   }
 }
-
-variable "glue_transient_retry" {
-  description = "STANDARD only: retries of a failed HeavyETL job run whose error message matches one of error_patterns (Step Functions StringMatches: * is a wildcard, case-sensitive). Other failures fail the execution at once."
-  type = object({
-    max_attempts     = optional(number, 2)
-    interval_seconds = optional(number, 60)
-    error_patterns = optional(list(string), [
-      "*ExecutorLostFailure*",
-      "*Lost executor*",
-      "*Executor heartbeat timed out*",
-      "*StageTransientError*",
-    ])
-  })
-  default = {}
-
-  validation {
-    condition     = var.glue_transient_retry.max_attempts >= 0 && var.glue_transient_retry.interval_seconds >= 1 && length(var.glue_transient_retry.error_patterns) > 0
-    error_message = "glue_transient_retry needs max_attempts >= 0, interval_seconds >= 1 and at least one error pattern."
-  }
-}
