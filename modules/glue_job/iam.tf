@@ -1,5 +1,6 @@
 # The job role: the workflow bucket prefixes HeavyETL needs, the history dataset,
-# its own two script objects, its own log groups and the workflow key.
+# exactly its two code objects (the script and the stage code zip, uploaded here or
+# published), its own log groups and the workflow key.
 
 locals {
   log_group_arns = [
@@ -13,7 +14,7 @@ locals {
         Sid      = "ReadJobCode"
         Effect   = "Allow"
         Action   = ["s3:GetObject"]
-        Resource = ["${local.scripts_arn}/${aws_s3_object.script.key}", "${local.scripts_arn}/${aws_s3_object.code.key}"]
+        Resource = local.job_code_arns
       },
       {
         # The predecessor's manifest and parts (and this stage's own, on retry).

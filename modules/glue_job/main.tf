@@ -12,8 +12,13 @@ locals {
 
   job_name    = "ceap-workflow-${var.workflow_name}-heavy-etl"
   bucket_arn  = "arn:${local.partition}:s3:::${var.bucket_name}"
-  scripts_arn = "arn:${local.partition}:s3:::${var.scripts_bucket_name}"
   object_root = "${var.workflow_name}/"
+
+  # The script and the stage code: uploaded here (local files) or published objects
+  # read in place (`ceap-tf publish`); the job role may read exactly these two objects.
+  script_object = var.script_s3 != null ? var.script_s3 : { bucket = var.scripts_bucket_name, key = one(aws_s3_object.script[*].key) }
+  code_object   = var.code_zip_s3 != null ? var.code_zip_s3 : { bucket = var.scripts_bucket_name, key = one(aws_s3_object.code[*].key) }
+  job_code_arns = [for o in [local.script_object, local.code_object] : "arn:${local.partition}:s3:::${o.bucket}/${o.key}"]
 
   history_uri    = coalesce(var.history_uri, "s3://${var.bucket_name}/history/")
   history_parts  = regex("^s3://([^/]+)/?(.*)$", local.history_uri)
@@ -30,7 +35,7 @@ locals {
     {
       "--job-language"                     = "python"
       "--history_uri"                      = local.history_uri
-      "--extra-py-files"                   = "s3://${var.scripts_bucket_name}/${aws_s3_object.code.key}"
+      "--extra-py-files"                   = "s3://${local.code_object.bucket}/${local.code_object.key}"
       "--enable-continuous-cloudwatch-log" = "true"
       "--custom-logGroup-prefix"           = local.log_group_prefix
       "--enable-metrics"                   = "true"
@@ -41,6 +46,8 @@ locals {
 }
 
 resource "aws_s3_object" "script" {
+  count = var.script_s3 == null ? 1 : 0
+
   bucket                 = var.scripts_bucket_name
   key                    = "${local.object_root}heavy_etl.py"
   source                 = var.script_path
@@ -51,6 +58,8 @@ resource "aws_s3_object" "script" {
 }
 
 resource "aws_s3_object" "code" {
+  count = var.code_zip_s3 == null ? 1 : 0
+
   bucket                 = var.scripts_bucket_name
   key                    = "${local.object_root}stage-code.zip"
   source                 = var.code_zip_path
@@ -58,6 +67,17 @@ resource "aws_s3_object" "code" {
   content_type           = "application/zip"
   server_side_encryption = "aws:kms"
   kms_key_id             = var.kms_key_arn
+}
+
+# Deployments made before the published form existed keep their uploaded objects.
+moved {
+  from = aws_s3_object.script
+  to   = aws_s3_object.script[0]
+}
+
+moved {
+  from = aws_s3_object.code
+  to   = aws_s3_object.code[0]
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -105,7 +125,7 @@ resource "aws_glue_job" "this" {
   command {
     name            = "glueetl"
     python_version  = "3"
-    script_location = "s3://${var.scripts_bucket_name}/${aws_s3_object.script.key}"
+    script_location = "s3://${local.script_object.bucket}/${local.script_object.key}"
   }
 
   default_arguments = local.default_arguments

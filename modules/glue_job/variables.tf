@@ -14,8 +14,23 @@ variable "scripts_bucket_name" {
 }
 
 variable "script_path" {
-  description = "Local path of the PySpark script (glue/heavy_etl.py)."
+  description = "Local path of the PySpark script (glue/heavy_etl.py), uploaded by this module to the scripts bucket; null when script_s3 names a published object."
   type        = string
+  default     = null
+
+  validation {
+    condition     = (var.script_path == null) != (var.script_s3 == null)
+    error_message = "Give the script as script_path (a local file) or script_s3 (a published object), exactly one."
+  }
+}
+
+variable "script_s3" {
+  description = "The published script object ({bucket, key}, from `ceap-tf publish`), read in place: nothing is uploaded and the job role may read exactly this object."
+  type = object({
+    bucket = string
+    key    = string
+  })
+  default = null
 }
 
 variable "script_sha256" {
@@ -29,8 +44,23 @@ variable "script_sha256" {
 }
 
 variable "code_zip_path" {
-  description = "Local path of the stage code zip, passed to the job as --extra-py-files so ceap_stages.contract imports."
+  description = "Local path of the stage code zip, uploaded by this module and passed to the job as --extra-py-files so ceap_stages.contract imports; null when code_zip_s3 names a published object."
   type        = string
+  default     = null
+
+  validation {
+    condition     = (var.code_zip_path == null) != (var.code_zip_s3 == null)
+    error_message = "Give the stage code as code_zip_path (a local file) or code_zip_s3 (a published object), exactly one."
+  }
+}
+
+variable "code_zip_s3" {
+  description = "The published stage code zip ({bucket, key}, from `ceap-tf publish`), used in place as --extra-py-files: nothing is uploaded and the job role may read exactly this object."
+  type = object({
+    bucket = string
+    key    = string
+  })
+  default = null
 }
 
 variable "code_zip_sha256" {

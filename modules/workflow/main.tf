@@ -71,8 +71,8 @@ module "storage" {
 resource "aws_lambda_layer_version" "deps" {
   layer_name               = "ceap-workflow-${var.name}-deps"
   description              = "CEAP ${var.name} workflow: stage runtime dependencies"
-  s3_bucket                = aws_s3_object.stage_layer.bucket
-  s3_key                   = aws_s3_object.stage_layer.key
+  s3_bucket                = local.layer_s3_bucket
+  s3_key                   = local.layer_s3_key
   source_code_hash         = var.stage_package.layer_zip_sha256
   compatible_runtimes      = [var.stage_package.runtime]
   compatible_architectures = ["x86_64"]
@@ -84,8 +84,8 @@ module "stage" {
 
   workflow_name   = var.name
   stage           = each.key
-  code_s3_bucket  = aws_s3_object.stage_code.bucket
-  code_s3_key     = aws_s3_object.stage_code.key
+  code_s3_bucket  = local.code_s3_bucket
+  code_s3_key     = local.code_s3_key
   code_zip_sha256 = var.stage_package.code_zip_sha256
   runtime         = var.stage_package.runtime
   layer_arns      = [aws_lambda_layer_version.deps.arn]
@@ -113,8 +113,10 @@ module "glue_job" {
   scripts_bucket_name = local.scripts_bucket
   script_path         = var.glue_script.path
   script_sha256       = var.glue_script.sha256
+  script_s3           = var.glue_script.s3_bucket != null ? { bucket = var.glue_script.s3_bucket, key = var.glue_script.s3_key } : null
   code_zip_path       = var.stage_package.code_zip_path
   code_zip_sha256     = var.stage_package.code_zip_sha256
+  code_zip_s3         = local.code_published ? { bucket = var.stage_package.s3_bucket, key = var.stage_package.code_zip_s3_key } : null
   bucket_name         = module.storage.bucket_name
   kms_key_arn         = module.storage.kms_key_arn
   history_uri         = var.history_uri

@@ -19,13 +19,16 @@ variable "type" {
 }
 
 variable "stage_package" {
-  description = "Stage artifacts built by `ceap-tf package`: the code zip (all five handlers), the dependency layer zip, their base64 SHA-256 hashes and the Lambda runtime."
+  description = "Stage artifacts in one of two forms. Local files (`ceap-tf package`): code_zip_path and layer_zip_path, uploaded by this module to the workflow bucket. Published objects (`ceap-tf publish`): s3_bucket, code_zip_s3_key and layer_zip_s3_key, which Lambda (and Glue) read in place, nothing re-uploaded. Both forms carry the zips' base64 SHA-256 hashes and the Lambda runtime."
   type = object({
-    code_zip_path    = string
     code_zip_sha256  = string
-    layer_zip_path   = string
     layer_zip_sha256 = string
     runtime          = string
+    code_zip_path    = optional(string)
+    layer_zip_path   = optional(string)
+    s3_bucket        = optional(string)
+    code_zip_s3_key  = optional(string)
+    layer_zip_s3_key = optional(string)
   })
 
   validation {
@@ -39,19 +42,54 @@ variable "stage_package" {
     condition     = can(regex("^python3\\.1[0-9]$", var.stage_package.runtime))
     error_message = "stage_package.runtime must be a Lambda Python 3 runtime such as python3.12."
   }
+
+  validation {
+    condition = (
+      (var.stage_package.code_zip_path != null && var.stage_package.layer_zip_path != null
+      && var.stage_package.s3_bucket == null && var.stage_package.code_zip_s3_key == null && var.stage_package.layer_zip_s3_key == null)
+      || (var.stage_package.code_zip_path == null && var.stage_package.layer_zip_path == null
+      && var.stage_package.s3_bucket != null && var.stage_package.code_zip_s3_key != null && var.stage_package.layer_zip_s3_key != null)
+    )
+    error_message = "stage_package takes one form: local files (code_zip_path, layer_zip_path) or published objects (s3_bucket, code_zip_s3_key, layer_zip_s3_key), complete and not mixed."
+  }
+
+  validation {
+    condition = var.stage_package.s3_bucket == null || (
+      can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", coalesce(var.stage_package.s3_bucket, "xxx")))
+      && endswith(coalesce(var.stage_package.code_zip_s3_key, ".zip"), ".zip")
+      && endswith(coalesce(var.stage_package.layer_zip_s3_key, ".zip"), ".zip")
+    )
+    error_message = "In the published form, s3_bucket must be a bucket name and both keys must name .zip objects."
+  }
 }
 
 variable "glue_script" {
-  description = "STANDARD only: the HeavyETL PySpark script (path and hex SHA-256)."
+  description = "STANDARD only: the HeavyETL PySpark script, as a local file (path, uploaded to the shared script bucket) or a published object (s3_bucket, s3_key, read in place), with its hex SHA-256."
   type = object({
-    path   = string
-    sha256 = string
+    sha256    = string
+    path      = optional(string)
+    s3_bucket = optional(string)
+    s3_key    = optional(string)
   })
   default = null
 
   validation {
     condition     = var.type != "STANDARD" || var.glue_script != null
     error_message = "A STANDARD workflow needs glue_script (path and sha256 of glue/heavy_etl.py)."
+  }
+
+  validation {
+    condition = var.glue_script == null || try(
+      (var.glue_script.path != null && var.glue_script.s3_bucket == null && var.glue_script.s3_key == null)
+      || (var.glue_script.path == null && var.glue_script.s3_bucket != null && var.glue_script.s3_key != null),
+      false,
+    )
+    error_message = "glue_script takes one form: a local file (path) or a published object (s3_bucket and s3_key), not both."
+  }
+
+  validation {
+    condition     = var.glue_script == null || can(regex("^[0-9a-f]{64}$", try(var.glue_script.sha256, "")))
+    error_message = "glue_script.sha256 must be 64 lowercase hex characters."
   }
 }
 

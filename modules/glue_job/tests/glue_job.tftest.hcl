@@ -54,11 +54,11 @@ run "job" {
     error_message = "continuous logging into the job's own log groups"
   }
   assert {
-    condition     = aws_s3_object.script.source_hash == var.script_sha256 && aws_s3_object.code.source_hash == var.code_zip_sha256
+    condition     = aws_s3_object.script[0].source_hash == var.script_sha256 && aws_s3_object.code[0].source_hash == var.code_zip_sha256
     error_message = "uploads use source_hash (etag breaks under SSE-KMS)"
   }
   assert {
-    condition     = aws_s3_object.script.kms_key_id == var.kms_key_arn && aws_s3_object.code.server_side_encryption == "aws:kms"
+    condition     = aws_s3_object.script[0].kms_key_id == var.kms_key_arn && aws_s3_object.code[0].server_side_encryption == "aws:kms"
     error_message = "uploaded objects encrypted with the workflow key"
   }
   assert {
@@ -176,4 +176,55 @@ run "rejects_bad_script_hash" {
   }
 
   expect_failures = [var.script_sha256]
+}
+
+run "published_objects_are_read_in_place" {
+  command = plan
+
+  variables {
+    script_path   = null
+    script_s3     = { bucket = "acme-ceap-artifacts", key = "ceap/glue/heavy_etl/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.py" }
+    code_zip_path = null
+    code_zip_s3   = { bucket = "acme-ceap-artifacts", key = "ceap/stage-code/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.zip" }
+  }
+
+  assert {
+    condition     = length(aws_s3_object.script) == 0 && length(aws_s3_object.code) == 0
+    error_message = "nothing is uploaded in the published form"
+  }
+  assert {
+    condition     = aws_glue_job.this.command[0].script_location == "s3://acme-ceap-artifacts/ceap/glue/heavy_etl/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.py"
+    error_message = "the job runs the published script"
+  }
+  assert {
+    condition     = aws_glue_job.this.default_arguments["--extra-py-files"] == "s3://acme-ceap-artifacts/ceap/stage-code/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.zip"
+    error_message = "the published stage code zip is --extra-py-files"
+  }
+  assert {
+    condition = { for s in output.policy.Statement : s.Sid => s.Resource }["ReadJobCode"] == [
+      "arn:aws:s3:::acme-ceap-artifacts/ceap/glue/heavy_etl/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.py",
+      "arn:aws:s3:::acme-ceap-artifacts/ceap/stage-code/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.zip",
+    ]
+    error_message = "the role reads exactly the two published objects"
+  }
+}
+
+run "rejects_both_script_forms" {
+  command = plan
+
+  variables {
+    script_s3 = { bucket = "acme-ceap-artifacts", key = "heavy_etl.py" }
+  }
+
+  expect_failures = [var.script_path]
+}
+
+run "rejects_no_code_form" {
+  command = plan
+
+  variables {
+    code_zip_path = null
+  }
+
+  expect_failures = [var.code_zip_path]
 }

@@ -188,21 +188,21 @@ run "artifacts" {
 
   assert {
     condition = (
-      aws_s3_object.stage_code.bucket == "ceap-workflow-realtime-123456789012" && aws_s3_object.stage_code.key == "artifacts/stage-code.zip"
-      && aws_s3_object.stage_layer.bucket == "ceap-workflow-realtime-123456789012" && aws_s3_object.stage_layer.key == "artifacts/stage-layer.zip"
+      aws_s3_object.stage_code[0].bucket == "ceap-workflow-realtime-123456789012" && aws_s3_object.stage_code[0].key == "artifacts/stage-code.zip"
+      && aws_s3_object.stage_layer[0].bucket == "ceap-workflow-realtime-123456789012" && aws_s3_object.stage_layer[0].key == "artifacts/stage-layer.zip"
     )
     error_message = "code and layer zips go to the workflow bucket under artifacts/"
   }
   assert {
     condition = (
-      aws_s3_object.stage_code.source == "stage-code.zip" && aws_s3_object.stage_code.source_hash == var.stage_package.code_zip_sha256
-      && aws_s3_object.stage_layer.source == "stage-layer.zip" && aws_s3_object.stage_layer.source_hash == var.stage_package.layer_zip_sha256
+      aws_s3_object.stage_code[0].source == "stage-code.zip" && aws_s3_object.stage_code[0].source_hash == var.stage_package.code_zip_sha256
+      && aws_s3_object.stage_layer[0].source == "stage-layer.zip" && aws_s3_object.stage_layer[0].source_hash == var.stage_package.layer_zip_sha256
     )
     error_message = "each object is uploaded from its zip and re-uploaded when the zip's hash changes"
   }
   assert {
     condition = alltrue([
-      for o in [aws_s3_object.stage_code, aws_s3_object.stage_layer] : o.server_side_encryption == "aws:kms" && o.kms_key_id == output.kms_key_arn
+      for o in [aws_s3_object.stage_code[0], aws_s3_object.stage_layer[0]] : o.server_side_encryption == "aws:kms" && o.kms_key_id == output.kms_key_arn
     ])
     error_message = "artifacts are encrypted with the workflow key (SSE-KMS)"
   }
@@ -217,7 +217,7 @@ run "artifacts" {
   }
   assert {
     condition = (
-      aws_lambda_layer_version.deps.s3_bucket == aws_s3_object.stage_layer.bucket && aws_lambda_layer_version.deps.s3_key == aws_s3_object.stage_layer.key
+      aws_lambda_layer_version.deps.s3_bucket == aws_s3_object.stage_layer[0].bucket && aws_lambda_layer_version.deps.s3_key == aws_s3_object.stage_layer[0].key
       && aws_lambda_layer_version.deps.filename == null
     )
     error_message = "the layer is created from the uploaded layer object"
@@ -378,5 +378,46 @@ run "summary" {
   assert {
     condition     = output.summary.bucket == "ceap-workflow-realtime-123456789012" && output.summary.table_name == "ceap-workflow-realtime-candidates"
     error_message = "summary names"
+  }
+}
+
+run "published_artifacts_are_read_in_place" {
+  command = plan
+
+  variables {
+    stage_package = {
+      code_zip_sha256  = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+      layer_zip_sha256 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+      runtime          = "python3.12"
+      s3_bucket        = "acme-ceap-artifacts"
+      code_zip_s3_key  = "ceap/stage-code/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.zip"
+      layer_zip_s3_key = "ceap/stage-layer/py3.12-manylinux2014_x86_64/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.zip"
+    }
+  }
+
+  assert {
+    condition     = length(aws_s3_object.stage_code) == 0 && length(aws_s3_object.stage_layer) == 0
+    error_message = "nothing is uploaded in the published form"
+  }
+  assert {
+    condition = alltrue([
+      for s, m in module.stage : m.code_s3_location == {
+        bucket = "acme-ceap-artifacts"
+        key    = "ceap/stage-code/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.zip"
+      }
+    ])
+    error_message = "every function is created from the published code object"
+  }
+  assert {
+    condition = (
+      aws_lambda_layer_version.deps.s3_bucket == "acme-ceap-artifacts"
+      && aws_lambda_layer_version.deps.s3_key == "ceap/stage-layer/py3.12-manylinux2014_x86_64/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.zip"
+      && aws_lambda_layer_version.deps.source_code_hash == "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+    )
+    error_message = "the layer is created from the published layer object"
+  }
+  assert {
+    condition     = alltrue([for s, m in module.stage : length([for st in m.policy.Statement : st if strcontains(jsonencode(st.Resource), "acme-ceap-artifacts")]) == 0])
+    error_message = "execution roles get no access to the artifact bucket (Lambda copies code with the deployer's credentials)"
   }
 }

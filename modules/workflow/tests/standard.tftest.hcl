@@ -164,3 +164,39 @@ run "second_workflow_names" {
     error_message = "pipe and topic names follow the workflow name"
   }
 }
+
+run "published_script_and_code_are_read_in_place" {
+  command = plan
+
+  variables {
+    stage_package = {
+      code_zip_sha256  = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+      layer_zip_sha256 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+      runtime          = "python3.12"
+      s3_bucket        = "acme-ceap-artifacts"
+      code_zip_s3_key  = "ceap/stage-code/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.zip"
+      layer_zip_s3_key = "ceap/stage-layer/py3.12-manylinux2014_x86_64/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.zip"
+    }
+    glue_script = {
+      s3_bucket = "acme-ceap-artifacts"
+      s3_key    = "ceap/glue/heavy_etl/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.py"
+      sha256    = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    }
+  }
+
+  assert {
+    condition     = module.glue_job[0].script_s3_uri == "s3://acme-ceap-artifacts/ceap/glue/heavy_etl/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.py"
+    error_message = "the job runs the published script"
+  }
+  assert {
+    condition     = module.glue_job[0].code_s3_uri == "s3://acme-ceap-artifacts/ceap/stage-code/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.zip"
+    error_message = "the job imports the same published code zip the functions run"
+  }
+  assert {
+    condition = { for s in module.glue_job[0].policy.Statement : s.Sid => s.Resource }["ReadJobCode"] == [
+      "arn:aws:s3:::acme-ceap-artifacts/ceap/glue/heavy_etl/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.py",
+      "arn:aws:s3:::acme-ceap-artifacts/ceap/stage-code/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.zip",
+    ]
+    error_message = "the job role reads exactly the published objects"
+  }
+}

@@ -71,6 +71,55 @@ run "rejects_hex_zip_hash" {
   expect_failures = [var.stage_package]
 }
 
+run "rejects_mixed_artifact_forms" {
+  command = plan
+
+  variables {
+    stage_package = {
+      code_zip_path    = "stage-code.zip"
+      code_zip_sha256  = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+      layer_zip_path   = "stage-layer.zip"
+      layer_zip_sha256 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+      runtime          = "python3.12"
+      s3_bucket        = "acme-ceap-artifacts"
+    }
+  }
+
+  expect_failures = [var.stage_package]
+}
+
+run "rejects_incomplete_published_form" {
+  command = plan
+
+  variables {
+    stage_package = {
+      code_zip_sha256  = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+      layer_zip_sha256 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+      runtime          = "python3.12"
+      s3_bucket        = "acme-ceap-artifacts"
+      code_zip_s3_key  = "ceap/stage-code/x.zip"
+    }
+  }
+
+  expect_failures = [var.stage_package]
+}
+
+run "rejects_glue_script_in_both_forms" {
+  command = plan
+
+  variables {
+    type = "STANDARD"
+    glue_script = {
+      path      = "heavy_etl.py"
+      s3_bucket = "acme-ceap-artifacts"
+      s3_key    = "ceap/glue/heavy_etl/x.py"
+      sha256    = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    }
+  }
+
+  expect_failures = [var.glue_script]
+}
+
 run "rejects_unknown_stage_override" {
   command = plan
 
