@@ -23,6 +23,7 @@ from ceap_tf.commands.new import new
 from ceap_tf.commands.outputs import outputs
 from ceap_tf.commands.package import package
 from ceap_tf.commands.plan import plan
+from ceap_tf.commands.publish import publish
 from ceap_tf.commands.run import run
 from ceap_tf.commands.scan import scan
 from ceap_tf.commands.smoke import smoke
@@ -92,7 +93,20 @@ def main() -> None:
     """
 
 
-for command in (package, plan, apply, destroy, outputs, smoke, run, list_, new, cost, scan):
+for command in (
+    package,
+    publish,
+    plan,
+    apply,
+    destroy,
+    outputs,
+    smoke,
+    run,
+    list_,
+    new,
+    cost,
+    scan,
+):
     main.add_command(command)
 
 for module_name, attribute in OPTIONAL_GROUPS:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import click
 
@@ -24,6 +24,12 @@ from ceap_tf.project import SHARED_ENV
 from ceap_tf.runner import ApplyResult, PlanResult, Terraform
 from ceap_tf.target import aws_errors
 from ceap_tf.workspace import Workspace
+
+
+class VariableSource(Protocol):
+    """Where an env's artifact variables come from: a local build or a publish."""
+
+    def terraform_variables(self) -> dict[str, Any]: ...
 
 
 def human_size(size: int) -> str:
@@ -60,7 +66,7 @@ class Deployment:
     tf: Terraform
 
     @classmethod
-    def open(cls, app: App, env: str, build_result: BuildResult | None) -> Deployment:
+    def open(cls, app: App, env: str, build_result: VariableSource | None) -> Deployment:
         variables = build_result.terraform_variables() if build_result else {}
         workspace = Workspace(app.project, app.target, env)
         workspace.prepare(variables)
@@ -122,7 +128,7 @@ def print_plan(app: App, env: str, plan: PlanResult) -> None:
 def apply_env(
     app: App,
     env: str,
-    build_result: BuildResult,
+    build_result: VariableSource,
     *,
     auto_approve: bool,
     ask: Callable[[str], None] | None = None,
