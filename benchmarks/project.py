@@ -7,7 +7,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 #: What a project needs to package and deploy its workflows.
-COPIED = ("envs", "modules", "lambda_src", "glue", "pyproject.toml")
+COPIED = ("envs", "modules", "lambda_src", "glue", "policies", "pyproject.toml")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".terraform*", ".ceap", "tests")
 
 

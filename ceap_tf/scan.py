@@ -8,6 +8,10 @@ root is used when present. Skips live inline in the HCL with their reasons; plan
 scans are enriched from the HCL (``--repo-root-for-plan-enrichment``) so those
 inline skips apply, and run with ``EVAL_TF_PLAN_AFTER_UNKNOWN`` so a value known
 only after apply (a new KMS key's ARN) counts as set rather than missing.
+
+The CEAP policy pack (``policies/checkov``: the project's own conventions, checks
+``CKV_CEAP_*`` and ``CKV2_CEAP_*``) runs with every scan when the project has it
+(``--external-checks-dir``); ``policies=False`` leaves it out.
 """
 
 from __future__ import annotations
@@ -26,16 +30,21 @@ from typing import Any
 from ceap_tf.errors import ToolMissing
 
 CHECKOV_ENV = "CEAP_CHECKOV"
+POLICY_DIR = Path("policies") / "checkov"
 
 
 @dataclass
 class Finding:
+    """One check on one resource (a failure, or with ``passed`` a pass)."""
+
     scan: str
     check_id: str
     check_name: str
     resource: str
     file: str
     line: int | None = None
+    guideline: str = ""  # the rule's why (CEAP checks) or checkov's guide URL
+    passed: bool = False
 
 
 @dataclass
@@ -55,13 +64,16 @@ class ScanResult:
     parsing_errors: int = 0
     findings: list[Finding] = field(default_factory=list)
     skips: list[Skip] = field(default_factory=list)
+    passes: list[Finding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.failed == 0 and self.parsing_errors == 0
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        doc = asdict(self)
+        doc.pop("passes")
+        return doc
 
 
 def find_checkov(project_root: Path) -> str:
@@ -105,19 +117,32 @@ def parse_report(scan: str, stdout: str) -> ScanResult:
                     reason=str((check.get("check_result") or {}).get("suppress_comment") or ""),
                 )
             )
-        for check in results.get("failed_checks", []):
-            lines = check.get("file_line_range") or [None]
-            result.findings.append(
-                Finding(
-                    scan=scan,
-                    check_id=str(check.get("check_id", "")),
-                    check_name=str(check.get("check_name", "")),
-                    resource=str(check.get("resource", "")),
-                    file=str(check.get("file_path", "")),
-                    line=lines[0] if lines else None,
-                )
-            )
+        for kind, target in (("failed_checks", result.findings), ("passed_checks", result.passes)):
+            for check in results.get(kind, []):
+                target.append(_finding(scan, check, passed=kind == "passed_checks"))
     return result
+
+
+def _finding(scan: str, check: dict[str, Any], *, passed: bool) -> Finding:
+    lines = check.get("file_line_range") or [None]
+    return Finding(
+        scan=scan,
+        check_id=str(check.get("check_id", "")),
+        check_name=str(check.get("check_name", "")),
+        resource=str(check.get("resource", "")),
+        file=str(check.get("file_path", "")),
+        line=lines[0] if lines else None,
+        guideline=str(check.get("guideline") or ""),
+        passed=passed,
+    )
+
+
+def policy_args(project_root: Path, policies: bool = True) -> list[str]:
+    """``--external-checks-dir`` of the CEAP policy pack, when wanted and present."""
+    directory = project_root / POLICY_DIR
+    if policies and (directory / "__init__.py").is_file():
+        return ["--external-checks-dir", str(directory)]
+    return []
 
 
 def run_checkov(
@@ -126,8 +151,11 @@ def run_checkov(
     scan: str,
     args: list[str],
     extra_env: dict[str, str] | None = None,
+    *,
+    policies: bool = True,
 ) -> ScanResult:
-    cmd = [checkov, *args, "-o", "json", "--compact", "--skip-download"]
+    cmd = [checkov, *args, *policy_args(project_root, policies), "-o", "json", "--compact"]
+    cmd.append("--skip-download")
     config = project_root / ".checkov.yaml"
     if config.is_file():
         cmd += ["--config-file", str(config)]
@@ -149,14 +177,21 @@ def run_checkov(
         raise ToolMissing(f"checkov printed unreadable output for {scan}: {exc}") from exc
 
 
-def scan_hcl(checkov: str, project_root: Path, directory: str) -> ScanResult:
-    return run_checkov(
-        checkov, project_root, f"hcl: {directory}", ["-d", directory, "--framework", "terraform"]
-    )
+def scan_hcl(
+    checkov: str, project_root: Path, directory: str, *, policies: bool = True
+) -> ScanResult:
+    args = ["-d", directory, "--framework", "terraform"]
+    return run_checkov(checkov, project_root, f"hcl: {directory}", args, policies=policies)
 
 
 def scan_plan(
-    checkov: str, project_root: Path, env: str, plan_json: Path, hcl_root: Path | None = None
+    checkov: str,
+    project_root: Path,
+    env: str,
+    plan_json: Path,
+    hcl_root: Path | None = None,
+    *,
+    policies: bool = True,
 ) -> ScanResult:
     """Scan a plan's JSON, enriched from the HCL under ``hcl_root``.
 
@@ -167,9 +202,9 @@ def scan_plan(
     made for this scan; callers scanning several plans make one and pass it.
     """
     if hcl_root is not None:
-        return _scan_plan(checkov, project_root, env, plan_json, hcl_root)
+        return _scan_plan(checkov, project_root, env, plan_json, hcl_root, policies=policies)
     with hcl_copy(project_root) as root:
-        return _scan_plan(checkov, project_root, env, plan_json, root)
+        return _scan_plan(checkov, project_root, env, plan_json, root, policies=policies)
 
 
 @contextlib.contextmanager
@@ -187,7 +222,7 @@ _NOT_HCL = shutil.ignore_patterns(".terraform*", "*.tfstate*", "*.tfplan*")
 
 
 def _scan_plan(
-    checkov: str, project_root: Path, env: str, plan_json: Path, hcl_root: Path
+    checkov: str, project_root: Path, env: str, plan_json: Path, hcl_root: Path, *, policies: bool
 ) -> ScanResult:
     return run_checkov(
         checkov,
@@ -202,4 +237,5 @@ def _scan_plan(
             str(hcl_root),
         ],
         extra_env={"EVAL_TF_PLAN_AFTER_UNKNOWN": "true"},
+        policies=policies,
     )

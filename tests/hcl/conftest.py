@@ -1,5 +1,5 @@
 """Fixtures for the HCL tests: a scratch copy of modules/ and envs/, terraform runners,
-dummy artifacts, the embedded local cloud for plans, and checkov.
+dummy artifacts and the embedded local cloud for plans (checkov: tests/conftest.py).
 
 Terraform always runs through ``ceap_tf.runner.Terraform`` (offline provider install
 from the machine's mirror) and always in a copy of the tree, so no ``.terraform``
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -20,9 +19,7 @@ from typing import Any
 import pytest
 from hclkit import ENVS, REPO, WORKFLOW_ENVS, b64_sha256
 
-from ceap_tf.errors import ToolMissing
 from ceap_tf.runner import Terraform
-from ceap_tf.scan import find_checkov
 
 _IGNORE = shutil.ignore_patterns(
     ".terraform", ".terraform.lock.hcl", "*.tfstate", "*.tfstate.*", "*.tfplan", "*.json"
@@ -113,14 +110,3 @@ def plans(
         path.write_text(json.dumps(tf.show_json(workdir / "ceap.tfplan")))
         out[env] = path
     return out
-
-
-@pytest.fixture(scope="session")
-def checkov() -> str:
-    """The checkov binary; ceap_tf.scan runs it (offline, with plan enrichment)."""
-    try:
-        return find_checkov(REPO)
-    except ToolMissing:
-        if os.environ.get("CEAP_REQUIRE_ALL_TESTS"):
-            raise
-        pytest.skip("checkov is not installed (.venv-checkov or CEAP_CHECKOV)")

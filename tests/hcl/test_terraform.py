@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,49 @@ def test_checkov_plan(env: str, plans: dict[str, Path], checkov: str) -> None:
     assert result.passed > 10
     assert result.skips, "plan enrichment applied no inline skip"
     assert _skips_without_reason(result) == []
+    # the CEAP policy pack ran on the resolved plan (names, lifecycle, logging, ...)
+    ceap = {p.check_id for p in result.passes if "_CEAP_" in p.check_id}
+    assert "CKV_CEAP_8" in ceap
+    if env in WORKFLOW_ENVS:
+        assert {"CKV2_CEAP_1", "CKV_CEAP_1", "CKV_CEAP_3", "CKV_CEAP_4", "CKV_CEAP_7"} <= ceap
+
+
+def test_an_env_edit_that_breaks_a_convention_fails_its_plan_scan(
+    scratch: Path,
+    terraform: Any,
+    artifacts: dict[str, Any],
+    local_cloud_env: dict[str, str | None],
+    checkov: str,
+) -> None:
+    """A user raises one stage's reserved concurrency in an env: only the plan knows
+    the value, and the CEAP check says which rule and why."""
+    env = scratch / "envs" / "greedy"
+    shutil.copytree(scratch / "envs" / "realtime", env, ignore=shutil.ignore_patterns("*.json"))
+    main = env / "main.tf"
+    main.write_text(
+        main.read_text()
+        .replace('name          = "realtime"', 'name          = "greedy"')
+        .replace(
+            "  stage_package = var.stage_package\n",
+            "  stage_package = var.stage_package\n\n"
+            "  stage_overrides = { Score = { reserved_concurrency = 500 } }\n",
+        )
+    )
+    (env / "ceap.auto.tfvars.json").write_text(
+        json.dumps({"stage_package": artifacts["stage_package"]})
+    )
+    tf = terraform(env, local_cloud_env)
+    tf.init(backend=False)
+    tf.plan(out=env / "ceap.tfplan")
+    plan_json = env / "plan.json"
+    plan_json.write_text(json.dumps(tf.show_json(env / "ceap.tfplan")))
+    result = scan_plan(checkov, REPO, "greedy", plan_json)
+    failed = [(f.check_id, f.resource) for f in result.findings]
+    assert failed == [
+        ("CKV_CEAP_7", 'module.workflow.module.stage["Score"].aws_lambda_function.this')
+    ]
+    (finding,) = result.findings
+    assert "at most 100" in finding.check_name and "account" in finding.guideline
 
 
 def _by_type(plan_file: Path) -> dict[str, list[dict[str, Any]]]:
