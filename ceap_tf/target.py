@@ -235,7 +235,9 @@ class Target:
 
     @property
     def roots_dir(self) -> Path:
-        return self.ceap_dir / self.name / "roots"
+        # Terraform Cloud roots are uploaded, so they hold copies only: keep them apart
+        # from the linked roots of the s3 backend (an upload must contain no links).
+        return self.ceap_dir / self.name / ("roots-tfc" if self.backend == "tfc" else "roots")
 
     def is_deployed(self, env_name: str) -> bool | None:
         """Whether the env has resources in its state; None when it cannot be told cheaply."""

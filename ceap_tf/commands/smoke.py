@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -65,10 +65,26 @@ def run_and_report(
     help="Sample customers in the normal case (1-3 order events each; default 40).",
 )
 @click.option("--timeout", type=float, default=1800.0, show_default=True, help="Seconds per run.")
+@click.option(
+    "--outputs",
+    "outputs_file",
+    type=click.File("r"),
+    help="Read the deployment from FILE (`terraform output -json` of the env, or its "
+    "`workflow` object; - for stdin) instead of ceap-tf's own state: for a deployment "
+    "made by plain terraform or a Terraform Cloud run.",
+)
 @json_option
 @global_options
 @pass_app
-def smoke(app: App, name: str, customers: int | None, timeout: float, as_json: bool) -> None:
+def smoke(
+    app: App,
+    *,
+    name: str,
+    customers: int | None,
+    timeout: float,
+    outputs_file: TextIO | None,
+    as_json: bool,
+) -> None:
     """Run the smoke tests of workflow NAME: normal and empty input, manifests, counts, DLQ.
 
     Exit code 0 only when every check passes (7 otherwise).
@@ -76,6 +92,33 @@ def smoke(app: App, name: str, customers: int | None, timeout: float, as_json: b
     from ceap_tf import deploy
 
     app.target.check_runtime(app.project.workflow(name).type)
-    deployment = deploy.Deployment.open(app, name, None)
-    workflow = deploy.workflow_output(deployment)
+    if outputs_file is not None:
+        workflow = workflow_from_outputs(name, outputs_file)
+    else:
+        deployment = deploy.Deployment.open(app, name, None)
+        workflow = deploy.workflow_output(deployment)
     run_and_report(app, workflow, as_json=as_json, customers=customers, timeout=timeout)
+
+
+def workflow_from_outputs(name: str, source: TextIO) -> dict[str, Any]:
+    """The ``workflow`` output from ``terraform output -json`` text (or the bare object)."""
+    from ceap_tf.errors import UsageProblem
+
+    where = getattr(source, "name", "the outputs file")
+    try:
+        doc = json.load(source)
+    except ValueError as exc:
+        raise UsageProblem(f"{where} is not JSON ({exc})") from None
+    if isinstance(doc, dict) and "workflow" in doc:
+        doc = doc["workflow"]
+        if isinstance(doc, dict) and "value" in doc and "type" in doc:
+            doc = doc["value"]  # terraform output -json wraps each output
+    required = ("name", "type", "state_machine_arn", "bucket", "dlq_url")
+    if not isinstance(doc, dict) or any(k not in doc for k in required):
+        raise UsageProblem(
+            f"{where} holds no workflow output",
+            hint="pass `terraform output -json` of the env (or its `workflow` object)",
+        )
+    if doc["name"] != name:
+        raise UsageProblem(f"{where} describes workflow {doc['name']!r}, not {name!r}")
+    return dict(doc)

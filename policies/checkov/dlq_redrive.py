@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ceap_policy import MAX_RECEIVE_COUNT, MIN_RECEIVE_COUNT, as_int, first, unresolved
+
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ceap_policy import first
+
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
 
@@ -16,7 +17,7 @@ class NoWildcardPrincipal(BaseResourceCheck):
             id="CKV_CEAP_6",
             categories=[CheckCategories.IAM],
             supported_resources=["aws_lambda_permission"],
-            guideline="principal = \"*\" lets any AWS account (or, with a URL, anyone) invoke "
+            guideline='principal = "*" lets any AWS account (or, with a URL, anyone) invoke '
             "the function; stage functions are invoked by their own state machine role only.",
         )
 

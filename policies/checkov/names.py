@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from ceap_policy import CEAP_PREFIX, NAME_PATTERNS, first, unresolved
+
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
 

@@ -204,6 +204,28 @@ def test_tfc_workspace_copies_files_and_relativises_artifacts(
     assert "cloud {" in (root / BACKEND_OVERRIDE).read_text()
 
 
+def test_tfc_upload_holds_no_links_after_s3_backend_runs(
+    project_copy: Path, clean_aws_env: None, monkeypatch
+) -> None:
+    """A Terraform Cloud upload is the whole roots directory: roots linked for the s3
+    backend must not end up in it (a remote run rejects links out of the upload)."""
+    monkeypatch.setenv("TF_CLOUD_ORGANIZATION", "acme")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    project = Project(project_copy)
+    s3 = make_target(
+        project.ceap_dir,
+        TargetOptions(name="aws", backend="s3", region="us-east-1", state_bucket="tfstate"),
+    )
+    Workspace(project, s3, "other").prepare({})
+    assert (s3.roots_dir / "envs/other/main.tf").is_symlink()
+    tfc = make_target(project.ceap_dir, TargetOptions(name="aws", backend="tfc"))
+    Workspace(project, tfc, "demo").prepare({})
+    assert tfc.roots_dir != s3.roots_dir
+    upload = [p for p in tfc.roots_dir.rglob("*") if ".terraform" not in p.parts]
+    assert upload and not [p for p in upload if p.is_symlink()]
+
+
 def test_init_fingerprint_follows_config_changes(local: LocalTarget, project_copy: Path) -> None:
     ws = Workspace(Project(project_copy), local, "demo")
     ws.prepare({})
