@@ -178,16 +178,22 @@ def deployments(
     return {"published": published, "tfvars": tfvars, "outputs": outputs}
 
 
+def smoke_from_outputs(
+    project: Path, clouds: dict[str, str], deployments: dict[str, Any], kind: str
+) -> dict[str, Any]:
+    """``ceap-tf smoke --outputs`` of one run; returns the run's ``workflow`` output."""
+    outputs = deployments["outputs"][kind]
+    args = ("smoke", NAME, "--outputs", str(outputs), "--json")
+    report = json.loads(cli(project, clouds[kind], *args).stdout)
+    assert report["ok"] is True
+    assert {case["case"] for case in report["cases"]} == {"normal", "empty"}
+    return dict(json.loads(outputs.read_text())["workflow"]["value"])
+
+
 def test_a_vcs_run_with_published_variables_deploys_a_working_workflow(
     project: Path, clouds: dict[str, str], deployments: dict[str, Any]
 ) -> None:
-    outputs = deployments["outputs"]["vcs"]
-    report = json.loads(
-        cli(project, clouds["vcs"], "smoke", NAME, "--outputs", str(outputs), "--json").stdout
-    )
-    assert report["ok"] is True
-    assert {case["case"] for case in report["cases"]} == {"normal", "empty"}
-    workflow = json.loads(outputs.read_text())["workflow"]["value"]
+    workflow = smoke_from_outputs(project, clouds, deployments, "vcs")
     client = client_factory(clouds["vcs"])
     # the functions run the published objects in place: nothing was uploaded again
     s3 = client("s3")
@@ -238,12 +244,7 @@ def test_plan_published_uses_the_artifact_bucket_and_writes_a_pr_summary(
 def test_the_tfc_upload_applies_the_same_way(
     project: Path, clouds: dict[str, str], deployments: dict[str, Any]
 ) -> None:
-    outputs = deployments["outputs"]["tfc"]
-    report = json.loads(
-        cli(project, clouds["tfc"], "smoke", NAME, "--outputs", str(outputs), "--json").stdout
-    )
-    assert report["ok"] is True
-    workflow = json.loads(outputs.read_text())["workflow"]["value"]
+    workflow = smoke_from_outputs(project, clouds, deployments, "tfc")
     # the local-file form: the module uploaded the zips it found by relative path
     s3 = client_factory(clouds["tfc"])("s3")
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=workflow["bucket"])["Contents"]}
