@@ -12,7 +12,8 @@ in ``../shared/research/local-cloud.md``):
 - SQS: RedriveAllowPolicy, attributes omitted when unset (as AWS does), compact JSON.
 - Glue: UpdateJob, no invented ExecutionClass, job runs that execute the script (see
   :mod:`glue_runner`) with the run states Glue reports.
-- S3: bucket-policy conditions evaluated (a TLS-only Deny no longer denies everything).
+- S3: bucket-policy conditions evaluated (a TLS-only Deny no longer denies everything);
+  conditional writes (``If-None-Match: *``, Terraform's lock file) atomic per key.
 
 Nothing else in ceap-tf imports moto internals. :func:`check_moto_version` fails loudly
 when the installed moto is not the one these patches were written against.
@@ -93,6 +94,7 @@ def apply(hooks: Hooks) -> None:
         _patch_sqs()
         _patch_glue()
         _patch_s3()
+        _patch_s3_conditional_writes()
         _state["applied"] = True
 
 
@@ -647,6 +649,72 @@ def _patch_s3() -> None:
         return results[policies.evaluate(self.policy.decode(), action, resource)]
 
     FakeBucket.get_permission = get_permission
+
+
+class _KeyLocks:
+    """One lock per object key while requests write it (no lock kept for idle keys)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held: dict[tuple[str, str], tuple[threading.Lock, int]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, bucket: str, key: str) -> Any:
+        with self._guard:
+            lock, users = self._held.get((bucket, key), (threading.Lock(), 0))
+            self._held[(bucket, key)] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._held[(bucket, key)]
+                if users == 1:
+                    del self._held[(bucket, key)]
+                else:
+                    self._held[(bucket, key)] = (lock, users - 1)
+
+
+def _patch_s3_conditional_writes() -> None:
+    """Writes to one key are atomic, so a conditional write has exactly one winner.
+
+    moto checks ``If-None-Match: *`` / ``If-Match`` and then writes, while the threaded
+    server runs other requests in between: two writers with ``If-None-Match: *`` both
+    succeeded (two concurrent CompleteMultipartUpload of one key: every time). S3 lets
+    the first writer win and answers the others 412 PreconditionFailed
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html);
+    Terraform's S3 backend relies on it for its lock file (``use_lockfile``: PutObject
+    of ``<key>.tflock`` with ``If-None-Match: *``). Every write of a key (PutObject,
+    CopyObject, CompleteMultipartUpload, DeleteObject) checks and writes under that
+    key's lock; parts of a multipart upload still upload in parallel.
+    """
+    from moto.s3.responses import S3Response
+
+    locks = _KeyLocks()
+
+    def holding_key_lock(name: str) -> None:
+        original = _require(S3Response, name)
+
+        def write(self: Any) -> Any:
+            with locks.hold(self.bucket_name, self.parse_key_name()):
+                return original(self)
+
+        setattr(S3Response, name, write)
+
+    for name in ("put_object", "copy_object", "delete_object"):
+        holding_key_lock(name)
+
+    original_post = _require(S3Response, "_key_response_post")
+
+    def key_response_post(  # noqa: PLR0917 (moto's signature)
+        self: Any, request: Any, body: bytes, bucket_name: str, query: Any, key_name: str
+    ) -> Any:
+        if not query.get("uploadId"):  # only CompleteMultipartUpload writes the key
+            return original_post(self, request, body, bucket_name, query, key_name)
+        with locks.hold(bucket_name, key_name):
+            return original_post(self, request, body, bucket_name, query, key_name)
+
+    S3Response._key_response_post = key_response_post
 
 
 # --------------------------------------------------------------------------- Glue
