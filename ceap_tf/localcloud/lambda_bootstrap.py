@@ -30,6 +30,9 @@ from typing import Any
 END_MARKER = "\x1eCEAP-LAMBDA-END "
 #: Marker id printed once the init phase (handler import) is over.
 INIT_DONE = "INIT"
+#: ``["Runtime.X", "message"]`` set by the parent when the function cannot run here (its
+#: runtime has no interpreter): reported as the init error; the handler is not imported.
+INIT_ERROR_ENV = "CEAP_LAMBDA_INIT_ERROR"
 
 
 class LambdaContext:
@@ -109,6 +112,9 @@ def main(argv: list[str]) -> int:
     handler: Any = None
     init_error: dict[str, Any] | None = None
     try:
+        preset = os.environ.pop(INIT_ERROR_ENV, None)
+        if preset is not None:
+            raise _InitError(*json.loads(preset))
         handler = _load_handler(os.environ["_HANDLER"])
     except _InitError as exc:
         print(f"[ERROR] {exc.error_type}: {exc.message}", file=sys.stderr)

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ceap_tf.localcloud import lambda_bootstrap
+from ceap_tf.localcloud.interpreters import RuntimeUnavailable, interpreter_for
 
 #: Modules a Lambda Python runtime provides besides the standard library.
 RUNTIME_MODULES: tuple[str, ...] = (
@@ -456,7 +457,14 @@ class LambdaRuntime:
         sandbox = Path(tempfile.mkdtemp(prefix="fn-", dir=self._ensure_dir(self._root / "tmp")))
         env = self._environment(spec, code_dir, sandbox)
         env["PYTHONPATH"] = os.pathsep.join(python_path)
-        argv = [self._python, "-S", "-u", str(Path(lambda_bootstrap.__file__).resolve())]
+        try:
+            python = interpreter_for(spec.runtime, local=self._python)
+        except RuntimeUnavailable as exc:
+            # The handler is never imported: the bootstrap (standard library only) reports
+            # the error as the environment's init error, as a failed Lambda init does.
+            python = self._python
+            env[lambda_bootstrap.INIT_ERROR_ENV] = json.dumps([exc.error_type, str(exc)])
+        argv = [python, "-S", "-u", str(Path(lambda_bootstrap.__file__).resolve())]
         return _Worker(spec, argv, env, cwd=code_dir, sandbox=sandbox)
 
     def _environment(self, spec: FunctionSpec, code_dir: Path, sandbox: Path) -> dict[str, str]:

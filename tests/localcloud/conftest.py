@@ -63,15 +63,17 @@ def make_function(client: Callable[..., Any], lambda_role: str) -> Callable[...,
 
     def make(
         files: dict[str, str],
+        *,
         handler: str = "app.handler",
         timeout: int = 5,
         environment: dict[str, str] | None = None,
         layers: list[str] | None = None,
+        runtime: str = "python3.11",
     ) -> str:
         name = unique("fn")
         lam.create_function(
             FunctionName=name,
-            Runtime="python3.11",
+            Runtime=runtime,
             Role=lambda_role,
             Handler=handler,
             Code={"ZipFile": zip_bytes(files)},
