@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.project import REPO, copy_project
+from benchmarks.project import WHEEL_CACHE, copy_project
 
 REPEATS = 3
 
@@ -58,7 +58,7 @@ def main() -> None:
         project = copy_project(Path(tmp) / "project")
         env = {
             **os.environ,
-            "CEAP_WHEEL_CACHE": str(REPO / ".ceap" / "cache" / "wheels"),
+            "CEAP_WHEEL_CACHE": str(WHEEL_CACHE),
             "CEAP_PROJECT_DIR": str(project),
         }
         env.pop("CEAP_TARGET", None)

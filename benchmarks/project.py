@@ -9,6 +9,9 @@ REPO = Path(__file__).resolve().parents[1]
 #: What a project needs to package and deploy its workflows.
 COPIED = ("envs", "modules", "lambda_src", "glue", "policies", "pyproject.toml")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".terraform*", ".ceap", "tests")
+#: The checkout's own wheel cache (its ``.ceap/cache/wheels``): project copies share it
+#: through CEAP_WHEEL_CACHE, so the wheels are downloaded once per checkout.
+WHEEL_CACHE = REPO / ".ceap" / "cache" / "wheels"
 
 
 def copy_project(root: Path) -> Path:

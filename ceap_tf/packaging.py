@@ -25,6 +25,7 @@ short-cuts a no-op; when it differs, a content fingerprint decides.
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -240,14 +241,24 @@ def wheel_cache_dir(project: Project, platform: LambdaPlatform, requirements_sha
 
 
 def resolve_wheels(requirements: Path, platform: LambdaPlatform, cache: Path) -> list[Path]:
-    """Wheels for ``requirements`` on ``platform``; downloaded once into ``cache``."""
+    """Wheels for ``requirements`` on ``platform``; downloaded once into ``cache``.
+
+    A cache may be shared (``CEAP_WHEEL_CACHE``) by builds running at the same time: one
+    downloads while the others wait for it, so none lists a wheel pip is still writing.
+    """
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _resolve_wheels_locked(requirements, platform, cache)
+
+
+def _resolve_wheels_locked(requirements: Path, platform: LambdaPlatform, cache: Path) -> list[Path]:
     resolved = cache / "resolved.json"
     if resolved.is_file():
         names = json.loads(resolved.read_text())
         wheels = [cache / n for n in names]
         if all(w.is_file() for w in wheels):
             return wheels
-    cache.mkdir(parents=True, exist_ok=True)
     cmd = [
         sys.executable,
         "-m",

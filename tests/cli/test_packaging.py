@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -9,10 +10,12 @@ import random
 import re
 import shutil
 import stat
+import threading
 import zipfile
 from pathlib import Path
 
 import pytest
+from awskit import wait_for
 from click.testing import CliRunner
 
 from ceap_tf import packaging
@@ -217,6 +220,42 @@ def test_unresolvable_requirement_is_one_clear_error(tmp_path: Path, wheelhouse:
     project, _ = _two_checkouts(tmp_path, "no-such-package-ceap==1.0\n")
     with pytest.raises(ToolMissing, match=r"pip could not download wheels for py3\.12"):
         packaging.package(project, AWS_LAMBDA_PLATFORM)
+
+
+def _flock_waiters(path: Path) -> int:
+    """Processes or threads blocked in flock() on ``path`` (Linux /proc/locks)."""
+    inode = path.stat().st_ino
+    return sum(
+        1
+        for line in Path("/proc/locks").read_text().splitlines()
+        if line.split()[1:2] == ["->"] and line.split()[6].rsplit(":", 1)[-1] == str(inode)
+    )
+
+
+def test_a_shared_wheel_cache_is_filled_by_one_build_at_a_time(
+    tmp_path: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Builds sharing CEAP_WHEEL_CACHE (parallel test workers, CI jobs) never list a
+    wheel another pip is still writing: a build waits while another fills the cache,
+    then uses what it downloaded."""
+    project, _ = _two_checkouts(tmp_path, "ceapdemo==1.0\n")
+    cache = packaging.wheel_cache_dir(project, AWS_LAMBDA_PLATFORM, "0" * 64)
+    cache.mkdir(parents=True)
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "nothing"))  # pip finds nothing
+    done: list[list[Path]] = []
+    with (cache / ".lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another build is downloading
+        waiting = threading.Thread(
+            target=lambda: done.append(
+                packaging.resolve_wheels(project.requirements, AWS_LAMBDA_PLATFORM, cache)
+            )
+        )
+        waiting.start()
+        wait_for(lambda: _flock_waiters(cache / ".lock") == 1, timeout=30)
+        shutil.copy(wheelhouse / "ceapdemo-1.0-py3-none-any.whl", cache)
+        (cache / "resolved.json").write_text('["ceapdemo-1.0-py3-none-any.whl"]')
+    waiting.join()
+    assert done == [[cache / "ceapdemo-1.0-py3-none-any.whl"]]
 
 
 def test_terraform_variables_carry_paths_and_hashes(project_copy: Path) -> None:
