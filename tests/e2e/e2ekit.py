@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import urllib.request
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +49,28 @@ def terraform_available() -> bool:
 
 @dataclass
 class Ceap:
-    """Runs ``ceap-tf`` commands in-process against one project."""
+    """Runs ``ceap-tf`` commands in-process against one project.
+
+    ``environment`` replaces every ``AWS_*``/``CEAP_*`` variable of the test process (the
+    local target by default); ``options`` are global options put before each command.
+    """
 
     project: Path
+    environment: Mapping[str, str] = field(default_factory=lambda: {"CEAP_TARGET": "local"})
+    options: tuple[str, ...] = ()
+
+    def env(self) -> dict[str, str | None]:
+        env: dict[str, str | None] = {
+            key: None for key in os.environ if key.startswith(("AWS_", "CEAP_"))
+        }
+        env.update(self.environment)
+        return env
+
+    def argv(self, *args: str) -> list[str]:
+        return [*self.options, *args, "--project-dir", str(self.project)]
 
     def __call__(self, *args: str, expect: int | None = 0) -> Result:
-        env = {key: None for key in os.environ if key.startswith(("AWS_", "CEAP_"))}
-        env["CEAP_TARGET"] = "local"
-        result = CliRunner().invoke(
-            main, [*args, "--project-dir", str(self.project)], env=env, catch_exceptions=False
-        )
+        result = CliRunner().invoke(main, self.argv(*args), env=self.env(), catch_exceptions=False)
         if expect is not None and result.exit_code != expect:
             pytest.fail(
                 f"ceap-tf {' '.join(args)} exited {result.exit_code} (expected {expect}):\n"
@@ -70,13 +84,26 @@ class Ceap:
     def workflow(self, name: str) -> dict[str, Any]:
         return dict(self.json("outputs", name)["workflow"])
 
+    def start(self, *args: str, log: Path) -> subprocess.Popen[bytes]:
+        """Run a command in a process of its own (one a test can interrupt); its stdout and
+        stderr go to ``log``."""
+        env = {**os.environ, **self.env()}
+        with log.open("wb") as output:
+            return subprocess.Popen(
+                [sys.executable, "-m", "ceap_tf.cli", *self.argv(*args)],
+                env={key: value for key, value in env.items() if value is not None},
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
 
-def client_factory(endpoint: str) -> Callable[[str], Any]:
+
+def client_factory(endpoint: str, region: str = "us-east-1") -> Callable[[str], Any]:
     def make(service: str) -> Any:
         return boto3.client(
             service,
             endpoint_url=endpoint,
-            region_name="us-east-1",
+            region_name=region,
             aws_access_key_id="test",
             aws_secret_access_key="test",
             config=Config(
