@@ -1,8 +1,8 @@
 # One CEAP stage as a Lambda function: code from a prebuilt zip in S3 (bucket, key
 # and hash; no archive provider, no local `filename`, whose upload the AWS provider
 # serialises across all functions), the shared dependency layer, its own log group,
-# X-Ray active tracing, reserved concurrency, and an execution role scoped to what
-# this stage touches (see iam.tf).
+# X-Ray active tracing, opt-in reserved concurrency, and an execution role scoped to
+# what this stage touches (see iam.tf).
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}

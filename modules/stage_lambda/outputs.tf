@@ -33,6 +33,11 @@ output "timeout" {
   value       = local.timeout
 }
 
+output "reserved_concurrency" {
+  description = "Reserved concurrent executions in effect; null: none reserved (the account's unreserved pool)."
+  value       = aws_lambda_function.this.reserved_concurrent_executions
+}
+
 output "policy" {
   description = "The execution role's inline policy (decoded), for tests and reviews."
   value       = local.policy

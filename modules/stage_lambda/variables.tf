@@ -82,13 +82,13 @@ variable "timeout" {
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrent executions: caps the stage so one workflow cannot starve the account, and guarantees it capacity."
+  description = "Reserved concurrent executions of the function; null (the default) reserves none and the stage draws on the account's unreserved pool. Opt in only where the account has room: Lambda refuses a reservation that would leave less than 100 unreserved concurrency, so on an account whose concurrency quota is 10 or 50 (new accounts) any reservation fails the apply."
   type        = number
-  default     = 10
+  default     = null
 
   validation {
-    condition     = var.reserved_concurrency >= 1
-    error_message = "reserved_concurrency must be at least 1 (0 would throttle every invocation)."
+    condition     = var.reserved_concurrency == null || coalesce(var.reserved_concurrency, 1) >= 1
+    error_message = "reserved_concurrency must be null (none reserved) or at least 1 (0 would throttle every invocation)."
   }
 }
 

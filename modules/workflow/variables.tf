@@ -134,13 +134,13 @@ variable "stage_overrides" {
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrency of each stage function (stage_overrides may set it per stage)."
+  description = "Reserved concurrency of each stage function; null (the default) reserves none (stage_overrides may still set it per stage). Lambda keeps at least 100 of the account's concurrency unreserved and refuses any reservation below that, so a default reservation would fail the apply on a new account (quota 10 or 50) and cap an account at the default 1000 at 18 workflows of five stages at 10."
   type        = number
-  default     = 10
+  default     = null
 
   validation {
-    condition     = var.reserved_concurrency >= 1
-    error_message = "reserved_concurrency must be at least 1."
+    condition     = var.reserved_concurrency == null || coalesce(var.reserved_concurrency, 1) >= 1
+    error_message = "reserved_concurrency must be null (none reserved) or at least 1."
   }
 }
 

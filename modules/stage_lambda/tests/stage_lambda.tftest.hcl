@@ -39,8 +39,8 @@ run "etl_function" {
     error_message = "X-Ray active tracing"
   }
   assert {
-    condition     = aws_lambda_function.this.reserved_concurrent_executions == 10
-    error_message = "reserved concurrency default 10"
+    condition     = aws_lambda_function.this.reserved_concurrent_executions == null
+    error_message = "no reserved concurrency by default (Lambda keeps 100 unreserved: a default reservation fails on new accounts)"
   }
   assert {
     condition     = aws_lambda_function.this.kms_key_arn == var.kms_key_arn
@@ -251,4 +251,27 @@ run "rejects_code_key_that_is_not_a_zip" {
   }
 
   expect_failures = [var.code_s3_key]
+}
+
+run "reserved_concurrency_opt_in" {
+  command = plan
+
+  variables {
+    reserved_concurrency = 5
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.reserved_concurrent_executions == 5
+    error_message = "an explicit reservation is passed to the function"
+  }
+}
+
+run "rejects_zero_reserved_concurrency" {
+  command = plan
+
+  variables {
+    reserved_concurrency = 0
+  }
+
+  expect_failures = [var.reserved_concurrency]
 }

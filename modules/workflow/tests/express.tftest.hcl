@@ -170,6 +170,10 @@ run "functions" {
     error_message = "EXPRESS stage timeouts add up to less than 5 minutes"
   }
   assert {
+    condition     = alltrue([for s, m in module.stage : m.reserved_concurrency == null])
+    error_message = "no stage reserves concurrency by default (Lambda keeps 100 unreserved; new accounts have a quota of 10 or 50)"
+  }
+  assert {
     condition     = aws_lambda_layer_version.deps.layer_name == "ceap-workflow-realtime-deps" && aws_lambda_layer_version.deps.source_code_hash == var.stage_package.layer_zip_sha256
     error_message = "one dependency layer per workflow"
   }

@@ -148,4 +148,22 @@ run "stage_overrides_apply" {
     condition     = module.stage["ETL"].memory_size == 1024
     error_message = "other stages keep their defaults"
   }
+  assert {
+    condition     = module.stage["Score"].reserved_concurrency == 3
+    error_message = "an override may reserve concurrency for one stage"
+  }
+  assert {
+    condition     = alltrue([for s in ["ETL", "Filter", "Store", "Reactive"] : module.stage[s].reserved_concurrency == null])
+    error_message = "the other stages reserve none"
+  }
+}
+
+run "rejects_zero_reserved_concurrency" {
+  command = plan
+
+  variables {
+    reserved_concurrency = 0
+  }
+
+  expect_failures = [var.reserved_concurrency]
 }
