@@ -24,7 +24,8 @@ locals {
         Resource = "${local.bucket_arn}/executions/*"
       },
       {
-        # Spark commits through temporary objects under the output prefix, so it also deletes there.
+        # Parts, rejects and the manifest; a retried run first deletes what its earlier
+        # attempt left under the prefix (manifest first).
         Sid      = "WriteOwnStageData"
         Effect   = "Allow"
         Action   = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
@@ -51,11 +52,12 @@ locals {
         Condition = { StringLike = { "s3:prefix" = ["${local.history_prefix}*"] } }
       },
       {
-        # Glue (re)creates the streams and, with the security configuration,
-        # associates the workflow key with its log groups.
+        # Glue creates its run's streams (and a group if missing: the groups exist, made
+        # here with retention and the workflow key). No logs:AssociateKmsKey: the security
+        # configuration leaves CloudWatch encryption to the groups (see README, Logs).
         Sid      = "WriteOwnLogs"
         Effect   = "Allow"
-        Action   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
+        Action   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
         Resource = concat(local.log_group_arns, [for a in local.log_group_arns : "${a}:*"])
       },
       {

@@ -64,10 +64,19 @@ run "job" {
   assert {
     condition = alltrue([
       aws_glue_security_configuration.this.encryption_configuration[0].s3_encryption[0].s3_encryption_mode == "SSE-KMS",
-      aws_glue_security_configuration.this.encryption_configuration[0].cloudwatch_encryption[0].cloudwatch_encryption_mode == "SSE-KMS",
+      aws_glue_security_configuration.this.encryption_configuration[0].s3_encryption[0].kms_key_arn == var.kms_key_arn,
       aws_glue_security_configuration.this.encryption_configuration[0].job_bookmarks_encryption[0].job_bookmarks_encryption_mode == "CSE-KMS",
+      aws_glue_security_configuration.this.encryption_configuration[0].job_bookmarks_encryption[0].kms_key_arn == var.kms_key_arn,
     ])
-    error_message = "S3, CloudWatch and bookmark encryption on"
+    error_message = "S3 and bookmark encryption with the workflow key"
+  }
+  assert {
+    condition     = aws_glue_security_configuration.this.encryption_configuration[0].cloudwatch_encryption[0].cloudwatch_encryption_mode == "DISABLED"
+    error_message = "CloudWatch encryption is left to the job's own log groups: with it on, Glue would log to /aws-glue/jobs-{role}-{configuration}/... (JobRun.LogGroupName) and associate the key itself"
+  }
+  assert {
+    condition     = aws_glue_job.this.default_arguments["--io_mode"] == "boto3"
+    error_message = "all S3 I/O through boto3, never Spark's s3:// filesystem (EMRFS reads prefix keys and writes *_$folder$ markers outside the grants)"
   }
   assert {
     condition     = toset([for g in aws_cloudwatch_log_group.this : g.name]) == toset(["/aws-glue/jobs/ceap-workflow-batch-heavy-etl/error", "/aws-glue/jobs/ceap-workflow-batch-heavy-etl/output"])
@@ -97,6 +106,19 @@ run "policy" {
   assert {
     condition     = { for s in output.policy.Statement : s.Sid => s }["ListHistory"].Condition.StringLike["s3:prefix"] == ["history/*"]
     error_message = "lists only the history prefix"
+  }
+  assert {
+    condition     = { for s in output.policy.Statement : s.Sid => s.Action }["WriteOwnLogs"] == ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+    error_message = "writes its logs; no logs:AssociateKmsKey (the groups are created encrypted)"
+  }
+  assert {
+    condition = { for s in output.policy.Statement : s.Sid => s.Resource }["WriteOwnLogs"] == [
+      "arn:aws:logs:us-east-1:123456789012:log-group:/aws-glue/jobs/ceap-workflow-batch-heavy-etl/error",
+      "arn:aws:logs:us-east-1:123456789012:log-group:/aws-glue/jobs/ceap-workflow-batch-heavy-etl/output",
+      "arn:aws:logs:us-east-1:123456789012:log-group:/aws-glue/jobs/ceap-workflow-batch-heavy-etl/error:*",
+      "arn:aws:logs:us-east-1:123456789012:log-group:/aws-glue/jobs/ceap-workflow-batch-heavy-etl/output:*",
+    ]
+    error_message = "logs only in the two groups Glue 5.0 writes with --custom-logGroup-prefix (and that the module creates)"
   }
   assert {
     condition     = [for s in output.policy.Statement : s.Sid if s.Resource == "*"] == ["PublishJobMetrics"]
@@ -145,7 +167,7 @@ run "tuning_arguments" {
   command = plan
 
   variables {
-    job_arguments = { "--target_partition_mb" = "256", "--history_uri" = "s3://elsewhere/" }
+    job_arguments = { "--target_partition_mb" = "256", "--history_uri" = "s3://elsewhere/", "--io_mode" = "spark" }
   }
 
   assert {
@@ -155,6 +177,10 @@ run "tuning_arguments" {
   assert {
     condition     = aws_glue_job.this.default_arguments["--history_uri"] == "s3://ceap-workflow-batch-123456789012/history/"
     error_message = "module arguments win over extra arguments"
+  }
+  assert {
+    condition     = aws_glue_job.this.default_arguments["--io_mode"] == "boto3"
+    error_message = "the I/O mode the role's grants are written for cannot be overridden"
   }
 }
 
