@@ -35,6 +35,22 @@ locals {
         }
       },
     ],
+    length(var.kms_eventbridge_topic_arns) == 0 ? [] : [
+      {
+        # EventBridge rules publish to the workflow's encrypted alarm topic; SNS asks KMS
+        # for a data key on the publisher's behalf, with the topic's ARN as encryption
+        # context. So the key serves EventBridge for exactly these topics, and each
+        # topic's policy names the one rule that may publish (aws:SourceArn).
+        Sid       = "AllowEventBridgeToPublishToTheAlarmTopic"
+        Effect    = "Allow"
+        Principal = { Service = "events.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        Resource  = "*"
+        Condition = {
+          StringEquals = { "kms:EncryptionContext:aws:sns:topicArn" = var.kms_eventbridge_topic_arns }
+        }
+      },
+    ],
     length(local.kms_log_group_arns) == 0 ? [] : [
       {
         # CloudWatch Logs encrypts the workflow's log groups, and only those. (No

@@ -119,3 +119,14 @@ variable "kms_log_group_names" {
   type        = list(string)
   default     = []
 }
+
+variable "kms_eventbridge_topic_arns" {
+  description = "ARNs of SNS topics encrypted with the workflow key that EventBridge rules publish to (the workflow's alarm topic for its Glue-failure rule). The key policy lets events.amazonaws.com use the key only for these topics (encryption context aws:sns:topicArn); which rule may publish is the topic policy's business. Empty: EventBridge may not use the key."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.kms_eventbridge_topic_arns : can(regex("^arn:[a-z-]+:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", a))])
+    error_message = "kms_eventbridge_topic_arns must be SNS topic ARNs (arn:aws:sns:region:account:name)."
+  }
+}

@@ -3,6 +3,9 @@
 
 locals {
   alarm_prefix      = local.state_machine_name
+  alarm_topic_name  = "ceap-workflow-${var.name}-alarms"
+  alarm_topic_arn   = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.alarm_topic_name}"
+  alarm_source_arns = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.alarm_prefix}-*"]
   duration_defaults = { EXPRESS = 240, STANDARD = 14400 }
   duration_alarm_threshold_seconds = (
     var.duration_alarm_threshold_seconds != null ? var.duration_alarm_threshold_seconds : local.duration_defaults[var.type]
@@ -10,6 +13,7 @@ locals {
   states_dimensions = { StateMachineArn = local.state_machine_arn }
 
   glue_failure_rule_name = "${local.glue_job_name}-failed"
+  glue_failure_rule_arn  = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.glue_failure_rule_name}"
   glue_failure_pattern = {
     source        = ["aws.glue"]
     "detail-type" = ["Glue Job State Change"]
@@ -18,11 +22,51 @@ locals {
       state   = ["FAILED", "TIMEOUT", "ERROR"]
     }
   }
+
+  # Who may publish to the topic: this workflow's alarms and, for STANDARD, its
+  # Glue-failure rule; nobody else (confused deputy: aws:SourceArn/aws:SourceAccount).
+  # Principals of this account keep what their IAM policies grant.
+  alarm_topic_policy = {
+    Version = "2012-10-17"
+    Statement = concat(
+      [
+        {
+          Sid       = "AllowWorkflowAlarmsToPublish"
+          Effect    = "Allow"
+          Principal = { Service = "cloudwatch.amazonaws.com" }
+          Action    = "sns:Publish"
+          Resource  = local.alarm_topic_arn
+          Condition = {
+            ArnLike      = { "aws:SourceArn" = local.alarm_source_arns }
+            StringEquals = { "aws:SourceAccount" = local.account_id }
+          }
+        },
+      ],
+      local.is_standard ? [
+        {
+          Sid       = "AllowGlueFailureRuleToPublish"
+          Effect    = "Allow"
+          Principal = { Service = "events.amazonaws.com" }
+          Action    = "sns:Publish"
+          Resource  = local.alarm_topic_arn
+          Condition = {
+            ArnEquals    = { "aws:SourceArn" = local.glue_failure_rule_arn }
+            StringEquals = { "aws:SourceAccount" = local.account_id }
+          }
+        },
+      ] : [],
+    )
+  }
 }
 
 resource "aws_sns_topic" "alarms" {
-  name              = "ceap-workflow-${var.name}-alarms"
+  name              = local.alarm_topic_name
   kms_master_key_id = module.storage.kms_key_arn
+}
+
+resource "aws_sns_topic_policy" "alarms" {
+  arn    = aws_sns_topic.alarms.arn
+  policy = jsonencode(local.alarm_topic_policy)
 }
 
 resource "aws_cloudwatch_metric_alarm" "failure_rate" {
@@ -109,10 +153,14 @@ resource "aws_cloudwatch_metric_alarm" "dlq" {
 }
 
 # Glue job failures. The signal is Glue's own "Glue Job State Change" event for this
-# job ending FAILED, TIMEOUT or ERROR, counted by a rule on the default bus
-# (AWS/Events MatchedEvents). It fires on every failed run, including runs that
-# Step Functions then retries successfully, which ExecutionsFailed never shows, and
-# needs no job metrics. (STOPPED is left out: it is what aborting an execution does.)
+# job ending FAILED, TIMEOUT or ERROR, matched by a rule on the default bus whose target
+# is the alarm topic: subscribers get each failed run's event (job, run id, state,
+# message), and EventBridge publishes AWS/Events TriggeredRules for the rule (dimension
+# RuleName), which the alarm counts. A rule without a target is not established to
+# publish any metric, so the alarm could never fire
+# (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html). It
+# counts every failed run of the job, whoever started it, and needs no job metrics.
+# (STOPPED is left out: it is what aborting an execution does.)
 resource "aws_cloudwatch_event_rule" "glue_failed" {
   count = local.is_standard ? 1 : 0
 
@@ -121,13 +169,24 @@ resource "aws_cloudwatch_event_rule" "glue_failed" {
   event_pattern = jsonencode(local.glue_failure_pattern)
 }
 
+resource "aws_cloudwatch_event_target" "glue_failed" {
+  count = local.is_standard ? 1 : 0
+
+  rule      = aws_cloudwatch_event_rule.glue_failed[0].name
+  target_id = "alarm-topic"
+  arn       = local.alarm_topic_arn # the topic's, known at plan time
+
+  # The topic (and its policy accepting the rule's publish) exist before a failure can arrive.
+  depends_on = [aws_sns_topic_policy.alarms]
+}
+
 resource "aws_cloudwatch_metric_alarm" "glue_failed" {
   count = local.is_standard ? 1 : 0
 
   alarm_name          = "${local.alarm_prefix}-glue-job-failed"
   alarm_description   = "A run of ${local.glue_job_name} failed, timed out or errored."
   namespace           = "AWS/Events"
-  metric_name         = "MatchedEvents"
+  metric_name         = "TriggeredRules"
   dimensions          = { RuleName = aws_cloudwatch_event_rule.glue_failed[0].name }
   statistic           = "Sum"
   period              = var.alarm_period_seconds
@@ -137,4 +196,6 @@ resource "aws_cloudwatch_metric_alarm" "glue_failed" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]
+
+  depends_on = [aws_cloudwatch_event_target.glue_failed]
 }

@@ -49,7 +49,7 @@ locals {
       {
         title   = "HeavyETL failed runs"
         stat    = "Sum"
-        metrics = [["AWS/Events", "MatchedEvents", "RuleName", local.glue_failure_rule_name, { label = local.glue_job_name }]]
+        metrics = [["AWS/Events", "TriggeredRules", "RuleName", local.glue_failure_rule_name, { label = local.glue_job_name }]]
       },
     ] : [],
   )

@@ -60,7 +60,8 @@ module "storage" {
   force_destroy                    = var.force_destroy
   table_deletion_protection        = var.table_deletion_protection
 
-  kms_alarm_source_arns = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.alarm_prefix}-*"]
+  kms_alarm_source_arns      = local.alarm_source_arns
+  kms_eventbridge_topic_arns = local.is_standard ? [local.alarm_topic_arn] : []
   kms_log_group_names = [
     "/aws/lambda/CeapWorkflow-${var.name}-*",
     local.states_log_group,

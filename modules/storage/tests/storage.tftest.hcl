@@ -167,8 +167,9 @@ run "kms_key" {
   command = plan
 
   variables {
-    kms_log_group_names   = ["/aws/lambda/CeapWorkflow-realtime-*"]
-    kms_alarm_source_arns = ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:Ceap-realtime-Workflow-*"]
+    kms_log_group_names        = ["/aws/lambda/CeapWorkflow-realtime-*"]
+    kms_alarm_source_arns      = ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:Ceap-realtime-Workflow-*"]
+    kms_eventbridge_topic_arns = ["arn:aws:sns:us-east-1:123456789012:ceap-workflow-realtime-alarms"]
   }
 
   assert {
@@ -203,6 +204,26 @@ run "kms_key" {
   assert {
     condition     = one([for s in output.kms_key_policy.Statement : s.Principal.AWS if s.Sid == "EnableIamPoliciesInThisAccount"]) == "arn:aws:iam::123456789012:root"
     error_message = "key policy delegates to IAM of this account only"
+  }
+  assert {
+    condition = jsonencode(one([for s in output.kms_key_policy.Statement : s if s.Sid == "AllowEventBridgeToPublishToTheAlarmTopic"])) == jsonencode({
+      Sid       = "AllowEventBridgeToPublishToTheAlarmTopic"
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+      Resource  = "*"
+      Condition = { StringEquals = { "kms:EncryptionContext:aws:sns:topicArn" = ["arn:aws:sns:us-east-1:123456789012:ceap-workflow-realtime-alarms"] } }
+    })
+    error_message = "EventBridge may use the key only to publish to the named topics"
+  }
+}
+
+run "kms_key_without_service_grants" {
+  command = plan
+
+  assert {
+    condition     = [for s in output.kms_key_policy.Statement : s.Sid] == ["EnableIamPoliciesInThisAccount"]
+    error_message = "no service may use the key unless its alarms, topics or log groups are named"
   }
 }
 

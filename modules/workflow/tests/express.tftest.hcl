@@ -348,6 +348,26 @@ run "alarms" {
     error_message = "alarms go to an encrypted topic"
   }
   assert {
+    condition = jsondecode(aws_sns_topic_policy.alarms.policy).Statement == [
+      {
+        Sid       = "AllowWorkflowAlarmsToPublish"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action    = "sns:Publish"
+        Resource  = "arn:aws:sns:us-east-1:123456789012:ceap-workflow-realtime-alarms"
+        Condition = {
+          ArnLike      = { "aws:SourceArn" = ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:Ceap-realtime-Workflow-*"] }
+          StringEquals = { "aws:SourceAccount" = "123456789012" }
+        }
+      },
+    ]
+    error_message = "only this workflow's alarms may publish to its topic (no EventBridge rule in EXPRESS)"
+  }
+  assert {
+    condition     = length(aws_cloudwatch_event_target.glue_failed) == 0 && !contains([for s in module.storage.kms_key_policy.Statement : s.Sid], "AllowEventBridgeToPublishToTheAlarmTopic")
+    error_message = "no EventBridge target or key grant in EXPRESS"
+  }
+  assert {
     condition     = aws_cloudwatch_dashboard.this.dashboard_name == "Ceap-realtime-Workflow"
     error_message = "one dashboard per workflow"
   }

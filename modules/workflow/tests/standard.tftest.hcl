@@ -118,8 +118,39 @@ run "standard_alarms" {
     error_message = "Glue failures are the job's own FAILED/TIMEOUT/ERROR state changes"
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.glue_failed[0].metric_name == "MatchedEvents" && aws_cloudwatch_metric_alarm.glue_failed[0].dimensions.RuleName == "ceap-workflow-batch-heavy-etl-failed" && aws_cloudwatch_metric_alarm.glue_failed[0].threshold == 0
-    error_message = "alarm on any matched Glue failure"
+    condition     = aws_cloudwatch_event_target.glue_failed[0].rule == "ceap-workflow-batch-heavy-etl-failed" && aws_cloudwatch_event_target.glue_failed[0].arn == "arn:aws:sns:us-east-1:123456789012:ceap-workflow-batch-alarms"
+    error_message = "the Glue-failure rule has a target, the alarm topic (a rule without one is not established to publish metrics)"
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.glue_failed[0].namespace == "AWS/Events" && aws_cloudwatch_metric_alarm.glue_failed[0].metric_name == "TriggeredRules"
+      && aws_cloudwatch_metric_alarm.glue_failed[0].dimensions == tomap({ RuleName = "ceap-workflow-batch-heavy-etl-failed" })
+      && aws_cloudwatch_metric_alarm.glue_failed[0].statistic == "Sum" && aws_cloudwatch_metric_alarm.glue_failed[0].threshold == 0
+      && aws_cloudwatch_metric_alarm.glue_failed[0].comparison_operator == "GreaterThanThreshold"
+    )
+    error_message = "alarm on any Glue failure the rule matched: AWS/Events TriggeredRules of the rule, which EventBridge publishes for a rule with a target"
+  }
+  assert {
+    condition = jsondecode(aws_sns_topic_policy.alarms.policy).Statement[1] == {
+      Sid       = "AllowGlueFailureRuleToPublish"
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = "sns:Publish"
+      Resource  = "arn:aws:sns:us-east-1:123456789012:ceap-workflow-batch-alarms"
+      Condition = {
+        ArnEquals    = { "aws:SourceArn" = "arn:aws:events:us-east-1:123456789012:rule/ceap-workflow-batch-heavy-etl-failed" }
+        StringEquals = { "aws:SourceAccount" = "123456789012" }
+      }
+    }
+    error_message = "the topic accepts EventBridge's publish from exactly the Glue-failure rule"
+  }
+  assert {
+    condition     = jsonencode(one([for s in module.storage.kms_key_policy.Statement : s.Condition.StringEquals["kms:EncryptionContext:aws:sns:topicArn"] if s.Sid == "AllowEventBridgeToPublishToTheAlarmTopic"])) == jsonencode(["arn:aws:sns:us-east-1:123456789012:ceap-workflow-batch-alarms"])
+    error_message = "the key serves EventBridge for the encrypted alarm topic only"
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets[6].properties.metrics[0][1] == "TriggeredRules"
+    error_message = "the dashboard shows the alarm's metric"
   }
   assert {
     condition     = output.summary.glue_job_name == "ceap-workflow-batch-heavy-etl"
