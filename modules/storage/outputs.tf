@@ -36,6 +36,11 @@ output "queue_url" {
   value       = aws_sqs_queue.queue.url
 }
 
+output "queue_visibility_timeout_seconds" {
+  description = "Visibility timeout of the workflow queue in effect."
+  value       = aws_sqs_queue.queue.visibility_timeout_seconds
+}
+
 output "dlq_name" {
   description = "Dead-letter queue name."
   value       = aws_sqs_queue.dlq.name

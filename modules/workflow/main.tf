@@ -13,6 +13,11 @@ locals {
 
   is_standard = var.type == "STANDARD"
 
+  # Lambda throttling budget (states.tf): EXPRESS runs end after 5 minutes anyway, while
+  # nothing bounds how many STANDARD executions the pipe starts (README, Pipe).
+  throttle_retry_defaults     = { EXPRESS = 8, STANDARD = 20 }
+  throttle_retry_max_attempts = var.throttle_retry_max_attempts != null ? var.throttle_retry_max_attempts : local.throttle_retry_defaults[var.type]
+
   lambda_stages = ["ETL", "Filter", "Score", "Store", "Reactive"]
   # The order of the states; HeavyETL (Glue) sits between Filter and Score in STANDARD.
   stage_order = local.is_standard ? ["ETL", "Filter", "HeavyETL", "Score", "Store", "Reactive"] : local.lambda_stages

@@ -2,6 +2,16 @@
 # message body. EXPRESS runs synchronously (REQUEST_RESPONSE): a failed run leaves
 # the message on the queue, and after 3 receives it moves to the DLQ. STANDARD runs
 # asynchronously (FIRE_AND_FORGET): the message is consumed once the run starts.
+#
+# Concurrency: a pipe has no concurrency setting; an SQS source takes only a batch size
+# and a batching window (PipeSourceSqsQueueParameters; Lambda's SQS event source
+# mapping has MaximumConcurrency, pipes do not). What bounds the load on the stages:
+# batch size 1 (one message, one execution; the stage contract needs it), and for
+# EXPRESS the synchronous invocation: a poller holds its message until the run ends, so
+# in-flight runs = in-flight pipe invocations, each using at most one Lambda
+# concurrency at a time. STANDARD starts runs as fast as messages arrive. Throttled
+# stages wait in the state machine's retry budget (states.tf); the README gives the
+# numbers. No batching window: with batch size 1 it would only add latency.
 
 resource "aws_pipes_pipe" "this" {
   name        = local.pipe_name

@@ -28,12 +28,13 @@ locals {
 
   lambda_retry = [
     {
-      # Under a burst Lambda throttles (account concurrency); the pipe bounds how many
-      # executions start at once (pipe.tf) and this budget (about 2.5 min at most,
-      # half that on average) absorbs the rest instead of failing the message.
+      # Under a burst Lambda throttles (account concurrency). No AWS setting bounds the
+      # pipe's concurrency (pipe.tf); this budget absorbs the burst instead of failing
+      # the message: waits of at most 121 s (EXPRESS, 8 attempts) or 481 s (STANDARD,
+      # 20), half that on average.
       ErrorEquals     = local.throttling_lambda_errors
       IntervalSeconds = 1
-      MaxAttempts     = var.throttle_retry_max_attempts
+      MaxAttempts     = local.throttle_retry_max_attempts
       BackoffRate     = 2
       MaxDelaySeconds = 30
       JitterStrategy  = "FULL"

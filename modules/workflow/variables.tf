@@ -168,9 +168,14 @@ variable "executions_expiration_days" {
 }
 
 variable "queue_visibility_timeout_seconds" {
-  description = "Workflow queue visibility timeout; must exceed the time the pipe holds a message (5 minutes for an EXPRESS REQUEST_RESPONSE run)."
+  description = "Workflow queue visibility timeout. For EXPRESS it must exceed 300 s: the pipe holds a message for the whole synchronous run (at most 5 minutes, throttling retries included), and a message that became visible again mid-run would start a duplicate execution. STANDARD deletes the message once the execution has started."
   type        = number
   default     = 360
+
+  validation {
+    condition     = var.type != "EXPRESS" || var.queue_visibility_timeout_seconds > 300
+    error_message = "queue_visibility_timeout_seconds must exceed 300 for an EXPRESS workflow (the longest synchronous run the pipe waits for), or messages reappear while their execution still runs."
+  }
 }
 
 variable "standard_execution_timeout_seconds" {
@@ -231,12 +236,12 @@ variable "include_execution_data" {
 }
 
 variable "throttle_retry_max_attempts" {
-  description = "Retries of a stage throttled by Lambda (Lambda.TooManyRequestsException): exponential from 1 s, capped at 30 s, full jitter."
+  description = "Retries of a stage throttled by Lambda (Lambda.TooManyRequestsException): exponential from 1 s, capped at 30 s, full jitter. null takes the type's default: 8 for EXPRESS (waits of at most 121 s, about 60 s on average, inside the 5-minute execution) and 20 for STANDARD (at most 481 s, about 240 s on average: nothing bounds how many STANDARD executions the pipe starts, see README, Pipe)."
   type        = number
-  default     = 8
+  default     = null
 
   validation {
-    condition     = var.throttle_retry_max_attempts >= 0 && var.throttle_retry_max_attempts <= 20
-    error_message = "throttle_retry_max_attempts must be between 0 and 20."
+    condition     = var.throttle_retry_max_attempts == null || (coalesce(var.throttle_retry_max_attempts, 0) >= 0 && coalesce(var.throttle_retry_max_attempts, 0) <= 20)
+    error_message = "throttle_retry_max_attempts must be null (the type's default) or between 0 and 20."
   }
 }

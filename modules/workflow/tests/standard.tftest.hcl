@@ -104,6 +104,14 @@ run "standard_iam_and_pipe" {
     condition     = module.stage["ETL"].timeout == 900 && module.stage["Score"].memory_size == 2048
     error_message = "STANDARD stages get long timeouts and more memory"
   }
+  assert {
+    condition     = alltrue([for s in ["ETL", "Filter", "Score", "Store", "Reactive"] : output.definition.States[s].Retry[0].ErrorEquals == ["Lambda.TooManyRequestsException"] && output.definition.States[s].Retry[0].MaxAttempts == 20])
+    error_message = "STANDARD absorbs a burst the pipe does not bound: 20 throttling retries (waits of at most 481 s)"
+  }
+  assert {
+    condition     = one(one(aws_pipes_pipe.this.source_parameters).sqs_queue_parameters).batch_size == 1 && one(one(aws_pipes_pipe.this.source_parameters).sqs_queue_parameters).maximum_batching_window_in_seconds == 0
+    error_message = "one message per execution, no batching window"
+  }
 }
 
 run "standard_alarms" {
@@ -229,5 +237,18 @@ run "published_script_and_code_are_read_in_place" {
       "arn:aws:s3:::acme-ceap-artifacts/ceap/stage-code/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.zip",
     ]
     error_message = "the job role reads exactly the published objects"
+  }
+}
+
+run "short_visibility_is_fine_for_standard" {
+  command = plan
+
+  variables {
+    queue_visibility_timeout_seconds = 60
+  }
+
+  assert {
+    condition     = module.storage.queue_visibility_timeout_seconds == 60
+    error_message = "STANDARD deletes the message once its run starts: any visibility timeout works"
   }
 }

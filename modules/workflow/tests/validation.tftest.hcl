@@ -167,3 +167,36 @@ run "rejects_zero_reserved_concurrency" {
 
   expect_failures = [var.reserved_concurrency]
 }
+
+run "express_visibility_must_outlast_a_run" {
+  command = plan
+
+  variables {
+    queue_visibility_timeout_seconds = 300
+  }
+
+  expect_failures = [var.queue_visibility_timeout_seconds]
+}
+
+run "throttle_budget_override" {
+  command = plan
+
+  variables {
+    throttle_retry_max_attempts = 3
+  }
+
+  assert {
+    condition     = output.definition.States.Score.Retry[0].MaxAttempts == 3
+    error_message = "an explicit throttling budget wins over the type's default"
+  }
+}
+
+run "rejects_throttle_budget_over_20" {
+  command = plan
+
+  variables {
+    throttle_retry_max_attempts = 21
+  }
+
+  expect_failures = [var.throttle_retry_max_attempts]
+}
