@@ -782,17 +782,24 @@ class Terraform:
         plan: str | os.PathLike[str] | None = None,
         var_file: str | os.PathLike[str] | None = None,
         variables: Mapping[str, Any] | None = None,
+        targets: Sequence[str] = (),
         on_event: EventSink | None = None,
     ) -> ApplyResult:
-        """Apply a saved plan, or plan-and-apply without asking (``-auto-approve``)."""
+        """Apply a saved plan, or plan-and-apply without asking (``-auto-approve``).
+
+        ``targets`` (``-target=ADDRESS`` each) limits a plan-and-apply to those resources
+        and what they depend on; Terraform meant it for exceptional cases, and so do we
+        (e.g. tests that need one resource's computed attributes before planning the rest).
+        """
         args = ["apply", "-input=false", "-json", f"-lock-timeout={self.lock_timeout}"]
         if plan is not None:
-            if var_file is not None or variables:
-                raise ValueError("a saved plan already holds its variables")
+            if var_file is not None or variables or targets:
+                raise ValueError("a saved plan already holds its variables and targets")
             args.append(str(plan))
         else:
             args.append("-auto-approve")
             args += self._var_args(var_file, variables)
+            args += [f"-target={address}" for address in targets]
         return self._apply_like("apply", args, on_event)
 
     def destroy(

@@ -93,6 +93,14 @@ def test_output_and_show_json_are_parsed(tf: Terraform) -> None:
     ]
 
 
+def test_targeted_apply_creates_only_the_targets(tf: Terraform) -> None:
+    applied = tf.apply(targets=["terraform_data.a[1]"])
+    assert [c.address for c in applied.applied] == ["terraform_data.a[1]"]
+    assert tf.state_list() == ["terraform_data.a[1]"]
+    with pytest.raises(ValueError, match="saved plan"):
+        tf.apply(plan="p.tfplan", targets=["terraform_data.b"])
+
+
 def test_destroy_removes_everything(tf: Terraform) -> None:
     tf.apply()
     result = tf.destroy()

@@ -26,13 +26,17 @@ _IGNORE = shutil.ignore_patterns(
 )
 
 
-@pytest.fixture(scope="session")
-def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of modules/ and envs/ (module sources stay relative: ../../modules/...)."""
-    root = tmp_path_factory.mktemp("hcl")
+def _copy_tree(root: Path) -> Path:
+    """modules/ and envs/ copied under ``root`` (module sources stay relative)."""
     shutil.copytree(REPO / "modules", root / "modules", ignore=_IGNORE)
     shutil.copytree(REPO / "envs", root / "envs", ignore=_IGNORE)
     return root
+
+
+@pytest.fixture(scope="session")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of modules/ and envs/ (module sources stay relative: ../../modules/...)."""
+    return _copy_tree(tmp_path_factory.mktemp("hcl"))
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +50,9 @@ def terraform(ceap_dir: Path) -> Any:
     """``terraform(workdir, env)`` -> a runner with its own data dir under the session."""
 
     def make(workdir: Path, env: dict[str, str | None] | None = None) -> Terraform:
-        data_dir = ceap_dir / "data" / workdir.parent.name / workdir.name
+        # One data dir per working dir (two copies of the tree hold envs/{env} each).
+        tree, kind = workdir.parent.parent.name, workdir.parent.name
+        data_dir = ceap_dir / "data" / tree / kind / workdir.name
         return Terraform(workdir, env=env, data_dir=data_dir, ceap_dir=ceap_dir)
 
     return make
@@ -88,6 +94,25 @@ def local_cloud_env(ceap_dir: Path) -> Iterator[dict[str, str | None]]:
         LocalCloud(state_dir=target.state_dir).stop()
 
 
+def _prepare_env(workdir: Path, env: str, artifacts: dict[str, Any]) -> None:
+    """The env's artifact variables, passed as the wrapper passes them
+    (docs/ARCHITECTURE.md, Working roots)."""
+    tfvars: dict[str, Any] = {}
+    if env in WORKFLOW_ENVS:
+        tfvars["stage_package"] = artifacts["stage_package"]
+        if WORKFLOW_ENVS[env] == "STANDARD":
+            tfvars["glue_script"] = artifacts["glue_script"]
+    (workdir / "ceap.auto.tfvars.json").write_text(json.dumps(tfvars))
+
+
+def _plan_json(tf: Terraform, workdir: Path) -> Path:
+    """Plan the working dir and keep ``terraform show -json`` of it as plan.json."""
+    tf.plan(out=workdir / "ceap.tfplan")
+    path = workdir / "plan.json"
+    path.write_text(json.dumps(tf.show_json(workdir / "ceap.tfplan")))
+    return path
+
+
 @pytest.fixture(scope="session")
 def plans(
     scratch: Path, terraform: Any, artifacts: dict[str, Any], local_cloud_env: dict[str, str | None]
@@ -96,17 +121,36 @@ def plans(
     out: dict[str, Path] = {}
     for env in ENVS:
         workdir = scratch / "envs" / env
-        tfvars: dict[str, Any] = {}
-        if env in WORKFLOW_ENVS:
-            tfvars["stage_package"] = artifacts["stage_package"]
-            if WORKFLOW_ENVS[env] == "STANDARD":
-                tfvars["glue_script"] = artifacts["glue_script"]
-        # The wrapper passes artifacts the same way (docs/ARCHITECTURE.md, Working roots).
-        (workdir / "ceap.auto.tfvars.json").write_text(json.dumps(tfvars))
+        _prepare_env(workdir, env, artifacts)
         tf = terraform(workdir, local_cloud_env)
         tf.init(backend=False)
-        tf.plan(out=workdir / "ceap.tfplan")
-        path = workdir / "plan.json"
-        path.write_text(json.dumps(tf.show_json(workdir / "ceap.tfplan")))
-        out[env] = path
+        out[env] = _plan_json(tf, workdir)
+    return out
+
+
+@pytest.fixture(scope="session")
+def known_plans(
+    tmp_path_factory: pytest.TempPathFactory,
+    plans: dict[str, Path],
+    terraform: Any,
+    artifacts: dict[str, Any],
+    local_cloud_env: dict[str, str | None],
+) -> dict[str, Path]:
+    """Plans of every env in which every policy document is known. A fresh plan cannot
+    show the roles' policies: they name the workflow's KMS key, whose ARN exists only
+    once the key does. So the env's KMS keys (found in its fresh plan) are applied to the
+    session's local cloud first, in a copy of the tree of its own (``plans`` stays fresh),
+    and the env planned again."""
+    root = _copy_tree(tmp_path_factory.mktemp("known"))
+    out: dict[str, Path] = {}
+    for env in ENVS:
+        workdir = root / "envs" / env
+        _prepare_env(workdir, env, artifacts)
+        tf = terraform(workdir, local_cloud_env)
+        tf.init(backend=False)
+        fresh = json.loads(plans[env].read_text())
+        keys = [c["address"] for c in fresh["resource_changes"] if c["type"] == "aws_kms_key"]
+        if keys:
+            tf.apply(targets=keys)
+        out[env] = _plan_json(tf, workdir)
     return out
