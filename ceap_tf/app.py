@@ -8,6 +8,7 @@ are resolved lazily, on first use, after every option has been read.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any, TypeVar
@@ -21,6 +22,14 @@ from ceap_tf.target import BACKENDS, TARGETS, Target, TargetOptions, make_target
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: The console width used when stdout is not a terminal: wide enough never to wrap.
+PIPE_WIDTH = 100_000
+
+
+def _pipe_width() -> int | None:
+    return None if sys.stdout.isatty() else PIPE_WIDTH
+
+
 class App:
     """What one ``ceap-tf`` invocation knows."""
 
@@ -28,7 +37,9 @@ class App:
         self.options: dict[str, Any] = {"backend": "s3"}
         self.verbose = 0
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
-        self.out = Console(highlight=False, soft_wrap=True)
+        # Off a terminal (a pipe, a file) stdout never wraps: `... | grep queue_url` must
+        # see whole values, so the width is unbounded there.
+        self.out = Console(highlight=False, soft_wrap=True, width=_pipe_width())
 
     @cached_property
     def project(self) -> Project:

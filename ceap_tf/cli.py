@@ -17,15 +17,21 @@ from ceap_tf import __version__
 from ceap_tf.app import App, global_options
 from ceap_tf.commands.apply import apply
 from ceap_tf.commands.cost import cost
+from ceap_tf.commands.describe import describe
 from ceap_tf.commands.destroy import destroy
+from ceap_tf.commands.executions import executions
 from ceap_tf.commands.list_ import list_
+from ceap_tf.commands.logs import logs
 from ceap_tf.commands.new import new
 from ceap_tf.commands.outputs import outputs
 from ceap_tf.commands.package import package
 from ceap_tf.commands.plan import plan
 from ceap_tf.commands.publish import publish
+from ceap_tf.commands.redrive import redrive
+from ceap_tf.commands.rejects import rejects
 from ceap_tf.commands.run import run
 from ceap_tf.commands.scan import scan
+from ceap_tf.commands.send import send
 from ceap_tf.commands.smoke import smoke
 from ceap_tf.errors import EXIT_INTERRUPTED, CeapError
 
@@ -93,20 +99,11 @@ def main() -> None:
     """
 
 
-for command in (
-    package,
-    publish,
-    plan,
-    apply,
-    destroy,
-    outputs,
-    smoke,
-    run,
-    list_,
-    new,
-    cost,
-    scan,
-):
+COMMANDS = (
+    *(package, publish, plan, apply, destroy, outputs, smoke, run, list_, new, cost, scan),
+    *(executions, describe, logs, rejects, send, redrive),
+)
+for command in COMMANDS:
     main.add_command(command)
 
 for module_name, attribute in OPTIONAL_GROUPS:

@@ -116,5 +116,18 @@ output "summary" {
     glue_job_name      = local.is_standard ? module.glue_job[0].job_name : null
     dashboard_name     = aws_cloudwatch_dashboard.this.dashboard_name
     alarm_topic_arn    = aws_sns_topic.alarms.arn
+    log_groups = {
+      state_machine = aws_cloudwatch_log_group.states.name
+      functions     = { for s, m in module.stage : s => m.log_group_name }
+      glue          = local.is_standard ? module.glue_job[0].log_group_names : []
+    }
+    alarm_names = concat(
+      [
+        aws_cloudwatch_metric_alarm.failure_rate.alarm_name,
+        aws_cloudwatch_metric_alarm.duration.alarm_name,
+        aws_cloudwatch_metric_alarm.dlq.alarm_name,
+      ],
+      aws_cloudwatch_metric_alarm.glue_failed[*].alarm_name,
+    )
   }
 }

@@ -11,8 +11,12 @@
 # run (States.TaskFailed) is never retried here, so a deterministic failure (script
 # error, bad input) fails the execution at once, in the HeavyETL state (a redrive
 # resumes there). Transient causes inside a run (lost executors, throttling) are
-# retried where they happen: by Spark and by the job's S3 client. Anything else goes to one Fail
-# state with the error and cause of the failing stage.
+# retried where they happen: by Spark and by the job's S3 client. Anything else fails the
+# execution in the failing stage's own state, with that stage's error and cause. There is
+# deliberately no Catch into a Fail state: RedriveExecution resumes at the state where
+# the execution failed, so a catch-all Fail state would make every redrive fail again at
+# once instead of re-running the failed stage
+# (https://docs.aws.amazon.com/step-functions/latest/dg/redrive-executions.html).
 
 locals {
   # Their union must equal ceap_stages.errors.RETRYABLE_ERROR_NAMES (tests/hcl checks it).
@@ -23,8 +27,6 @@ locals {
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
   ]
-
-  fail_state = "WorkflowFailed"
 
   lambda_retry = [
     {
@@ -69,14 +71,6 @@ locals {
     },
   ]
 
-  catch_all = [
-    {
-      ErrorEquals = ["States.ALL"]
-      ResultPath  = "$"
-      Next        = local.fail_state
-    },
-  ]
-
   function_arns = { for s, m in module.stage : s => m.function_arn }
 
   # The small result every Lambda stage returns (docs/ARCHITECTURE.md "Lambda result").
@@ -110,7 +104,6 @@ locals {
       ResultSelector = [{ "request.$" = "$.Payload.request", result = local.stage_result }, local.stage_result][i == 0 ? 0 : 1]
       ResultPath     = i == 0 ? "$" : "$.result"
       Retry          = local.lambda_retry
-      Catch          = local.catch_all
     } if s != "HeavyETL"
   }
 
@@ -137,7 +130,6 @@ locals {
       }
       ResultPath = "$.result"
       Retry      = local.glue_api_retry
-      Catch      = local.catch_all
     } if s == "HeavyETL"
   }
 
@@ -154,13 +146,7 @@ locals {
     {
       Comment = "CEAP ${var.name} workflow (${var.type}): ${join(" -> ", local.stage_order)}"
       StartAt = local.stage_order[0]
-      States = merge(local.stage_states, {
-        (local.fail_state) = {
-          Type      = "Fail"
-          ErrorPath = "$.Error"
-          CausePath = "$.Cause"
-        }
-      })
+      States  = local.stage_states
     },
     [{}, { TimeoutSeconds = var.standard_execution_timeout_seconds }][local.is_standard && var.standard_execution_timeout_seconds != null ? 1 : 0],
   )

@@ -1,0 +1,75 @@
+"""``ceap-tf send NAME``: submit an execution input through the queue and the pipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ceap_tf.app import App, global_options, json_option, pass_app
+
+
+@click.command("send")
+@click.argument("name")
+@click.option(
+    "--input",
+    "input_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON file with the execution input (the message body).",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(0, 1_000_000),
+    help="Order events of N sample customers (default 20); 0 sends the empty input {}.",
+)
+@click.option("--wait", is_flag=True, help="Find the execution the message started and follow it.")
+@click.option("--timeout", type=float, default=1800.0, show_default=True, help="Seconds to wait.")
+@json_option
+@global_options
+@pass_app
+def send(
+    app: App,
+    *,
+    name: str,
+    input_file: Path | None,
+    sample: int | None,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Send an execution input to workflow NAME's queue, the production path.
+
+    The EventBridge Pipe starts the execution (unlike `run`, which starts it directly).
+    With --wait the execution is found by its input and followed stage by stage; exit
+    7 when it does not succeed.
+    """
+    from ceap_tf import smoke
+    from ceap_tf.commands.common import print_json
+    from ceap_tf.commands.follow_view import finish, stage_line
+    from ceap_tf.commands.run import _load_input
+    from ceap_tf.errors import UsageProblem
+    from ceap_tf.operations.follow import follow
+    from ceap_tf.operations.send import find_started
+    from ceap_tf.operations.send import send as send_message
+    from ceap_tf.operations.workflow import Workflow
+
+    if input_file is not None and sample is not None:
+        raise UsageProblem("pass either --input or --sample, not both")
+    if input_file is not None:
+        payload = _load_input(input_file)
+    else:
+        payload = smoke.normal_input(20 if sample is None else sample) if sample != 0 else {}
+    wf = Workflow.open(app, name)
+    sent = send_message(wf, payload)
+    app.say(f"sent message {sent.message_id} to {wf.output['queue_url']}")
+    if not wait:
+        if as_json:
+            print_json({"workflow": name, "messageId": sent.message_id, "sentAt": sent.at})
+        return
+    with app.err.status("waiting for the pipe", spinner="dots") as status:
+        record = find_started(wf, sent, timeout=timeout, on_status=status.update)
+        app.say(f"message {sent.message_id} started execution {record.name}")
+        followed = follow(
+            wf, record.name, timeout=timeout, on_stage=stage_line(app), on_status=status.update
+        )
+    finish(app, wf, followed, as_json=as_json)
