@@ -9,7 +9,11 @@ in ``../shared/research/local-cloud.md``):
   the state machine's log group, unique names for unnamed executions.
 - Lambda: Invoke runs the deployed zip (see :mod:`lambda_runtime`); State Active and
   LastUpdateStatus Successful at once.
-- SQS: RedriveAllowPolicy, attributes omitted when unset (as AWS does), compact JSON.
+- Step Functions RedriveExecution (STANDARD): the same execution resumes at the state
+  where it failed, with that state's input; DescribeExecution reports redrives.
+- SQS: RedriveAllowPolicy, attributes omitted when unset (as AWS does), compact JSON;
+  StartMessageMoveTask / ListMessageMoveTasks / CancelMessageMoveTask (see
+  :mod:`sqs_moves`).
 - Glue: UpdateJob, no invented ExecutionClass, job runs that execute the script (see
   :mod:`glue_runner`) with the run states Glue reports.
 - S3: bucket-policy conditions evaluated (a TLS-only Deny no longer denies everything);
@@ -35,6 +39,7 @@ from typing import Any
 from ceap_tf.localcloud import policies
 from ceap_tf.localcloud.glue_runner import GlueRunner, GlueRunSpec
 from ceap_tf.localcloud.lambda_runtime import FunctionSpec, LambdaRuntime, LayerSpec
+from ceap_tf.localcloud.sqs_moves import MessageMover, MoveTaskError
 
 MOTO_VERSION = "5.2.5"
 LOG = logging.getLogger("ceap_tf.localcloud")
@@ -74,6 +79,7 @@ def _require(owner: Any, name: str) -> Any:
 class Hooks:
     lambda_runtime: LambdaRuntime
     glue_runner: GlueRunner
+    message_mover: MessageMover
 
 
 _applied = threading.Lock()
@@ -175,6 +181,7 @@ def _patch_stepfunctions() -> None:
     StepFunctionsParserBackend.start_execution = start_execution
     _patch_sfn_responses()
     _patch_sfn_sync_integrations()
+    _patch_sfn_redrive()
 
 
 def _history_timestamp_ms(value: Any) -> int:
@@ -625,6 +632,7 @@ def _patch_sqs() -> None:
     Queue.__init__ = queue_init
     Queue._set_attributes = set_attributes
     Queue.attributes = property(attributes)
+    _patch_sqs_message_moves()
 
 
 _MISSING = object()
@@ -857,3 +865,177 @@ def _apply_glue_defaults(job: Any, explicit_execution_class: Any) -> None:
         job.command.setdefault("PythonVersion", "3")
     if not job.execution_property:
         job.execution_property = {"MaxConcurrentRuns": 1}
+
+
+# --------------------------------------------------------------------------- Step Functions redrive
+#: How long a failed execution stays redrivable (RedriveExecution API reference).
+REDRIVABLE_DAYS = 14
+_REDRIVABLE_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+
+
+def _redrive_refusal(execution: Any) -> str | None:
+    """Why the execution cannot be redriven (AWS's redriveStatusReason), or None."""
+    status = getattr(execution.exec_status, "value", execution.exec_status)
+    if execution.sm_type == "EXPRESS":
+        return "Execution is of an EXPRESS state machine and cannot be redriven."
+    if status not in _REDRIVABLE_STATUSES:
+        return f"Execution is {status} and cannot be redriven."
+    if dt.datetime.now(dt.UTC) - execution.start_date > dt.timedelta(days=REDRIVABLE_DAYS):
+        return "Execution redrivable period exceeded."
+    if execution.exec_worker is None or execution.exec_worker.env is None:
+        return "Execution has no history to redrive from."
+    return None
+
+
+def _redrive(execution: Any) -> dt.datetime:
+    """Resume the execution at the state it failed in (the last state entered), with that
+    state's input, appending to its history as Step Functions does."""
+    from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    worker = execution.exec_worker
+    env = worker.env
+    history = env.event_manager.get_event_history()
+    entered = [
+        e for e in history if str(getattr(e["type"], "value", e["type"])).endswith("StateEntered")
+    ]
+    details = entered[-1]["stateEnteredEventDetails"]
+    definition = json.loads(execution.state_machine.definition)
+    definition["StartAt"] = details["name"]
+    program = AmazonStateLanguageParser.parse(json.dumps(definition))[0]
+    count = int(getattr(execution, "ceap_redrive_count", 0)) + 1
+    redriven_at = dt.datetime.now(dt.UTC)
+    with env._state_mutex:
+        env._program_state = None
+        env.program_state_event.clear()
+    env.states.reset(json.loads(details.get("input") or "null"))
+    env.event_manager.add_event(
+        context=env.event_history_context,
+        event_type=HistoryEventType.ExecutionRedriven,
+        event_details=EventDetails(executionRedrivenEventDetails={"redriveCount": count}),
+    )
+    execution.ceap_redrive_count = count
+    execution.ceap_redrive_date = redriven_at
+    execution.exec_status = ExecutionStatus.RUNNING
+    execution.stop_date = execution.error = execution.cause = None
+
+    def resume() -> None:
+        program.eval(env)  # from the new StartAt; the execution timeout starts again
+        worker._execution_communication.terminated()
+
+    thread = threading.Thread(target=resume, name=f"redrive-{execution.name}", daemon=True)
+    TMP_THREADS.append(thread)
+    thread.start()
+    return redriven_at
+
+
+def _patch_sfn_redrive() -> None:
+    """RedriveExecution and the redrive fields of DescribeExecution
+    (https://docs.aws.amazon.com/step-functions/latest/apireference/API_RedriveExecution.html)."""
+    from moto.core.exceptions import AWSError
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    class ExecutionNotRedrivable(AWSError):
+        TYPE = "ExecutionNotRedrivable"
+        STATUS = 400
+
+    def redrive_execution(self: Any) -> Any:
+        execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+        refusal = _redrive_refusal(execution)
+        if refusal is not None:
+            raise ExecutionNotRedrivable(refusal)
+        return ActionResult({"redriveDate": _redrive(execution)})
+
+    original_describe = _require(StepFunctionResponse, "describe_execution")
+
+    def describe_execution(self: Any) -> Any:
+        body = dict(original_describe(self).result)
+        execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+        body["redriveCount"] = int(getattr(execution, "ceap_redrive_count", 0))
+        if getattr(execution, "ceap_redrive_date", None) is not None:
+            body["redriveDate"] = execution.ceap_redrive_date
+        if execution.sm_type != "EXPRESS":
+            refusal = _redrive_refusal(execution)
+            body["redriveStatus"] = "REDRIVABLE" if refusal is None else "NOT_REDRIVABLE"
+            if refusal is not None:
+                body["redriveStatusReason"] = refusal
+        return ActionResult(body)
+
+    StepFunctionResponse.redrive_execution = redrive_execution
+    StepFunctionResponse.describe_execution = describe_execution
+
+
+# --------------------------------------------------------------------------- SQS message moves
+def _patch_sqs_message_moves() -> None:
+    """StartMessageMoveTask, ListMessageMoveTasks, CancelMessageMoveTask (moto 5.2.5 has
+    none), validated here with AWS's errors and run by :class:`sqs_moves.MessageMover`
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_StartMessageMoveTask.html)."""
+    from moto.core.responses import ActionResult
+    from moto.sqs.exceptions import SQSException
+    from moto.sqs.responses import SQSResponse
+
+    def queue_of(self: Any, arn: str | None, parameter: str) -> Any:
+        name = (arn or "").rsplit(":", 1)[-1]
+        queue = self.sqs_backend.queues.get(name) if name else None
+        if queue is None or queue.queue_arn != arn:
+            raise SQSException(
+                "ResourceNotFoundException",
+                f"The resource that you specified for the {parameter} parameter doesn't exist.",
+            )
+        return queue
+
+    def start_message_move_task(self: Any) -> Any:
+        source_arn = self._get_param("SourceArn")
+        source = queue_of(self, source_arn, "SourceArn")
+        feeding = self.sqs_backend.list_dead_letter_source_queues(source.name)
+        if not feeding:
+            raise SQSException(
+                "InvalidParameterValue", "Source queue must be configured as a Dead Letter Queue."
+            )
+        destination_arn = self._get_param("DestinationArn")
+        if destination_arn:
+            queue_of(self, destination_arn, "DestinationArn")
+        elif len(feeding) == 1:
+            destination_arn = feeding[0].queue_arn
+        else:  # AWS sends each message back to its own source; locally that is not tracked
+            raise SQSException(
+                "InvalidParameterValue",
+                "The local cloud needs DestinationArn for a dead-letter queue of several queues.",
+            )
+        rate = self._get_param("MaxNumberOfMessagesPerSecond")
+        if rate is not None and not 1 <= int(rate) <= 500:
+            raise SQSException(
+                "InvalidParameterValue", "MaxNumberOfMessagesPerSecond must be between 1 and 500."
+            )
+        try:
+            task = _hooks().message_mover.start(
+                source_arn,
+                destination_arn,
+                explicit=bool(self._get_param("DestinationArn")),
+                rate=int(rate) if rate is not None else None,
+            )
+        except MoveTaskError as exc:
+            raise SQSException(exc.code, exc.message) from None
+        return ActionResult({"TaskHandle": task.handle})
+
+    def list_message_move_tasks(self: Any) -> Any:
+        source_arn = self._get_param("SourceArn")
+        queue_of(self, source_arn, "SourceArn")
+        limit = int(self._get_param("MaxResults") or 1)
+        if not 1 <= limit <= 10:
+            raise SQSException("InvalidParameterValue", "MaxResults must be between 1 and 10.")
+        return ActionResult({"Results": _hooks().message_mover.list(source_arn, limit)})
+
+    def cancel_message_move_task(self: Any) -> Any:
+        try:
+            task = _hooks().message_mover.cancel(self._get_param("TaskHandle") or "")
+        except MoveTaskError as exc:
+            raise SQSException(exc.code, exc.message) from None
+        return ActionResult({"ApproximateNumberOfMessagesMoved": task.moved})
+
+    SQSResponse.start_message_move_task = start_message_move_task
+    SQSResponse.list_message_move_tasks = list_message_move_tasks
+    SQSResponse.cancel_message_move_task = cancel_message_move_task

@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     from ceap_tf.localcloud.glue_runner import GlueRunner
     from ceap_tf.localcloud.lambda_runtime import LambdaRuntime
     from ceap_tf.localcloud.pipes import PipePoller
+    from ceap_tf.localcloud.sqs_moves import MessageMover
 
     try:
         moto_patches.check_moto_version()
@@ -154,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     faults = FaultRegistry()
     runtime = LambdaRuntime(state_dir, endpoint, moto_patches.lambda_log_sink, tracker=faults)
     glue = GlueRunner(state_dir, endpoint)
-    moto_patches.apply(moto_patches.Hooks(lambda_runtime=runtime, glue_runner=glue))
+    mover = MessageMover(endpoint, REGION)
+    moto_patches.apply(
+        moto_patches.Hooks(lambda_runtime=runtime, glue_runner=glue, message_mover=mover)
+    )
     started = time.time()
 
     def health() -> dict[str, Any]:
