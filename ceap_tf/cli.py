@@ -19,6 +19,7 @@ from ceap_tf.commands.apply import apply
 from ceap_tf.commands.cost import cost
 from ceap_tf.commands.describe import describe
 from ceap_tf.commands.destroy import destroy
+from ceap_tf.commands.dlq import dlq
 from ceap_tf.commands.executions import executions
 from ceap_tf.commands.list_ import list_
 from ceap_tf.commands.logs import logs
@@ -29,10 +30,12 @@ from ceap_tf.commands.plan import plan
 from ceap_tf.commands.publish import publish
 from ceap_tf.commands.redrive import redrive
 from ceap_tf.commands.rejects import rejects
+from ceap_tf.commands.report import report
 from ceap_tf.commands.run import run
 from ceap_tf.commands.scan import scan
 from ceap_tf.commands.send import send
 from ceap_tf.commands.smoke import smoke
+from ceap_tf.commands.status import status
 from ceap_tf.errors import EXIT_INTERRUPTED, CeapError
 
 #: Groups other parts of the project contribute, registered when their module exists.
@@ -101,7 +104,7 @@ def main() -> None:
 
 COMMANDS = (
     *(package, publish, plan, apply, destroy, outputs, smoke, run, list_, new, cost, scan),
-    *(executions, describe, logs, rejects, send, redrive),
+    *(executions, describe, logs, rejects, send, redrive, dlq, status, report),
 )
 for command in COMMANDS:
     main.add_command(command)

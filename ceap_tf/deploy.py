@@ -102,14 +102,14 @@ class Deployment:
         return self.tf.state_list()
 
 
-def confirm(app: App, question: str, *, auto_approve: bool) -> None:
-    """Ask ``question`` unless auto-approved; refuse when there is no terminal to ask on."""
+def confirm(app: App, question: str, *, auto_approve: bool, flag: str = "--auto-approve") -> None:
+    """Ask ``question`` unless auto-approved (``flag``); refuse when there is no terminal."""
     if auto_approve:
         return
     if not sys.stdin.isatty():
         raise UsageProblem(
             f"{question.rstrip('?')}: confirmation needed but there is no terminal",
-            hint="pass --auto-approve",
+            hint=f"pass {flag}",
         )
     if not click.confirm(question, default=False, err=True):
         raise CeapError("cancelled; nothing was changed")
