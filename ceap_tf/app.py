@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 
 from ceap_tf.project import Project
-from ceap_tf.target import BACKENDS, TARGETS, Target, TargetOptions, make_target
+from ceap_tf.target import BACKENDS, TARGETS, LocalTarget, Target, TargetOptions, make_target
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,7 +56,17 @@ class App:
             tfc_organization=self.options.get("tfc_organization"),
             tfc_workspace=self.options.get("tfc_workspace"),
         )
-        return make_target(self.project.ceap_dir, options)
+        target = make_target(self.project.ceap_dir, options)
+        if isinstance(target, LocalTarget):
+            target.on_cloud_started = self._cloud_started
+        return target
+
+    def _cloud_started(self, info: dict[str, Any]) -> None:
+        """Say once, when a command had to start it, that the local cloud now runs."""
+        self.say(
+            f"[bold]started the local cloud[/] at {info.get('endpoint')} in the background "
+            f"(log: {info.get('log_file')}); stop it with: ceap-tf local down"
+        )
 
     def say(self, message: str, **kwargs: Any) -> None:
         """Human progress/status text (stderr)."""
@@ -88,59 +98,62 @@ def _global(*decls: str, name: str, help: str, **kwargs: Any) -> Callable[[F], F
     return click.option(*decls, expose_value=False, callback=_store(name), help=help, **kwargs)
 
 
-def global_options(func: F) -> F:
-    """Add the global options to a command or group (values land in :class:`App`)."""
-    options = [
-        _global(
-            "--target",
-            name="target",
-            type=click.Choice(TARGETS),
-            help="Where to deploy: local (embedded cloud) or aws. Default: $CEAP_TARGET or local.",
-        ),
-        _global("--profile", name="profile", help="AWS profile (aws target)."),
-        _global(
-            "--region",
-            name="region",
-            help="AWS region (aws target; default from the profile/environment).",
-        ),
-        _global(
-            "--backend",
-            name="backend",
-            type=click.Choice(BACKENDS),
-            help="State backend on aws: s3 (default) or tfc (Terraform Cloud).",
-        ),
-        _global(
-            "--state-bucket",
-            name="state_bucket",
-            help="S3 bucket for terraform state (aws, s3 backend). Default: $CEAP_STATE_BUCKET.",
-        ),
-        _global(
-            "--tfc-organization",
-            name="tfc_organization",
-            help="Terraform Cloud organization (--backend tfc). Default: $TF_CLOUD_ORGANIZATION.",
-        ),
-        _global(
-            "--tfc-workspace",
-            name="tfc_workspace",
-            help="Terraform Cloud workspace name; {env} is replaced. Default: ceap-{env}.",
-        ),
-        _global(
-            "--project-dir",
-            name="project_dir",
-            type=click.Path(file_okay=False, path_type=str),
-            help="Project root (default: found upward from the current directory).",
-        ),
-        _global(
-            "-v",
-            "--verbose",
-            name="verbose",
-            count=True,
-            help="More output; tracebacks for internal errors.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+def _options(*names: str) -> Callable[[F], F]:
+    """A decorator adding the named global options (in the order of ``_OPTIONS``)."""
+
+    def add(func: F) -> F:
+        for option in reversed([make for name, make in _OPTIONS if name in names]):
+            func = option()(func)
+        return func
+
+    return add
+
+
+#: Every global option: (name, maker). Commands get only the ones that apply to them.
+_OPTIONS: list[tuple[str, Callable[[], Callable[[F], F]]]] = [
+    ("target", lambda: _global(
+        "--target", name="target", type=click.Choice(TARGETS),
+        help="Where to deploy: local (embedded cloud) or aws. Default: $CEAP_TARGET or local.",
+    )),
+    ("profile", lambda: _global("--profile", name="profile", help="AWS profile (aws target).")),
+    ("region", lambda: _global(
+        "--region", name="region",
+        help="AWS region (aws target; default from the profile/environment).",
+    )),
+    ("backend", lambda: _global(
+        "--backend", name="backend", type=click.Choice(BACKENDS),
+        help="State backend on aws: s3 (default) or tfc (Terraform Cloud).",
+    )),
+    ("state_bucket", lambda: _global(
+        "--state-bucket", name="state_bucket",
+        help="S3 bucket for terraform state (aws, s3 backend). Default: $CEAP_STATE_BUCKET.",
+    )),
+    ("tfc_organization", lambda: _global(
+        "--tfc-organization", name="tfc_organization",
+        help="Terraform Cloud organization (--backend tfc). Default: $TF_CLOUD_ORGANIZATION.",
+    )),
+    ("tfc_workspace", lambda: _global(
+        "--tfc-workspace", name="tfc_workspace",
+        help="Terraform Cloud workspace name; {env} is replaced. Default: ceap-{env}.",
+    )),
+    ("project_dir", lambda: _global(
+        "--project-dir", name="project_dir", type=click.Path(file_okay=False, path_type=str),
+        help="Project root (default: found upward from the current directory).",
+    )),
+    ("verbose", lambda: _global(
+        "-v", "--verbose", name="verbose", count=True,
+        help="More output; tracebacks for internal errors.",
+    )),
+]  # fmt: skip
+
+#: Every command: where the project is, how much to say.
+project_options = _options("project_dir", "verbose")
+#: Commands that talk to a target but keep no terraform state (glue run-local).
+target_options = _options("target", "profile", "region", "project_dir", "verbose")
+#: Commands that build for a target without talking to it (package).
+platform_options = _options("target", "project_dir", "verbose")
+#: Commands that read or change a deployment (terraform state on the target): all of them.
+global_options = _options(*(name for name, _ in _OPTIONS))
 
 
 def json_option(func: F) -> F:

@@ -99,7 +99,9 @@ class Deployment:
         return self.tf.output_json()
 
     def resources(self) -> list[str]:
-        return self.tf.state_list()
+        """The managed resources in the state (data sources are not resources to count:
+        apply, destroy and their questions all count these)."""
+        return [a for a in self.tf.state_list() if ".data." not in f".{a}"]
 
 
 def confirm(app: App, question: str, *, auto_approve: bool, flag: str = "--auto-approve") -> None:

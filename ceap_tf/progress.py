@@ -41,6 +41,7 @@ class TerraformProgress:
         self.title = title
         self.verbose = verbose
         self.planned: set[str] = set()
+        self.replacing: set[str] = set()  # planned replacements: delete + create, counted once
         self.done: set[str] = set()
         self.failed: list[str] = []
         self.current: dict[str, float] = {}
@@ -105,6 +106,8 @@ class TerraformProgress:
         address = event.address
         if event.type == "planned_change" and address and event.action not in ("noop", "read"):
             self.planned.add(address)
+            if event.action == "replace":
+                self.replacing.add(address)
         elif event.type == "apply_start" and address:
             self.current[address] = time.monotonic()
         elif event.type == "apply_complete" and address:
@@ -112,9 +115,19 @@ class TerraformProgress:
             if event.action == "read" and address not in self.planned:
                 self._update()  # a data source read while planning: not a change
                 return
+            if address in self.replacing and event.action == "delete":
+                # The first half of a replacement: the resource is counted when it is
+                # created again, so the counter never repeats a number.
+                if not self.interactive or self.verbose:
+                    self.console.print(f"  {address} destroyed (replacing)", highlight=False)
+                self._update()
+                return
             self.done.add(address)
             if not self.interactive or self.verbose:
                 verb = _VERBS.get(event.action or "", event.action or "done")
+                if address in self.replacing:
+                    verb = "replaced"
+
                 elapsed = event.elapsed_seconds
                 when = f" ({elapsed:.0f}s)" if elapsed else ""
                 count = f"[{len(self.done)}/{self.total}] " if self.total else ""

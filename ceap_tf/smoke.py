@@ -143,12 +143,14 @@ def run_case(
     timeout: float,
     on_status: Callable[[str], None] | None = None,
     on_notice: Callable[[str], None] | None = None,
+    progress: Callable[[str], Callable[[float], str]] | None = None,
 ) -> None:
     name = new_execution_name(f"smoke-{case}")
+    describe = progress(name) if progress is not None else lambda s: f"running {s:.0f}s"
 
     def tick(elapsed: float) -> None:
         if on_status is not None:
-            on_status(f"{case}: running {elapsed:.0f}s")
+            on_status(f"{case}: {describe(elapsed)}")
 
     def stage_done(stage: str, manifest: contract.Manifest) -> None:
         if on_status is not None:
@@ -212,8 +214,12 @@ def run_smoke(
     timeout: float = 1800.0,
     on_status: Callable[[str], None] | None = None,
     on_notice: Callable[[str], None] | None = None,
+    progress: Callable[[str], Callable[[float], str]] | None = None,
 ) -> SmokeReport:
-    """Run the normal and empty cases and the DLQ check; never raises for a failed check."""
+    """Run the normal and empty cases and the DLQ check; never raises for a failed check.
+
+    ``progress(execution)`` makes the status text of a running case (the stage reached).
+    """
     report = SmokeReport(workflow=str(client.workflow.get("name", "?")), type=client.type)
     if client.type == "STANDARD":
         if on_status is not None:
@@ -231,6 +237,7 @@ def run_smoke(
             timeout=timeout,
             on_status=on_status,
             on_notice=on_notice,
+            progress=progress,
         )
     depth = client.dlq_depth()
     if depth is None:

@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import sysconfig
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -250,6 +250,8 @@ class Target:
 class LocalTarget(Target):
     name = "local"
     backend = "local"
+    #: Called with ``LocalCloud.status()`` when this run had to start the local cloud.
+    on_cloud_started: Callable[[dict[str, Any]], None] | None = None
 
     @property
     def lambda_platform(self) -> LambdaPlatform:
@@ -276,7 +278,12 @@ class LocalTarget(Target):
                 hint=f"use --target aws or set {LOCAL_ENDPOINT_ENV} to a running endpoint",
             ) from exc
         try:
-            return str(LocalCloud(state_dir=self.state_dir).ensure_running()).rstrip("/")
+            cloud = LocalCloud(state_dir=self.state_dir)
+            was_running = cloud.status()["running"]
+            endpoint = str(cloud.ensure_running()).rstrip("/")
+            if not was_running and self.on_cloud_started is not None:
+                self.on_cloud_started(cloud.status())
+            return endpoint
         except CeapError:
             raise
         except Exception as exc:

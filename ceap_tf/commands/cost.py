@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ceap_tf.app import App, global_options, json_option, pass_app
+from ceap_tf.app import App, json_option, pass_app, project_options
 
 
 @click.command("cost")
@@ -24,7 +24,7 @@ from ceap_tf.app import App, global_options, json_option, pass_app
 @click.option("--glue-minutes", type=click.FloatRange(0), default=10.0, show_default=True,
               help="Glue run minutes per execution (STANDARD).")  # fmt: skip
 @json_option
-@global_options
+@project_options
 @pass_app
 def cost(
     app: App,

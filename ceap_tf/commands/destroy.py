@@ -41,5 +41,8 @@ def destroy(app: App, name: str, auto_approve: bool) -> None:
         with app.err.status(f"emptying s3://{bucket}", spinner="dots"):
             count = deploy.empty_bucket(app, bucket)
         app.say(f"  emptied s3://{bucket} ({count} object version(s) and delete marker(s))")
-    result = deployment.destroy()
-    app.say(f"  {name}: destroyed {result.summary.remove} resource(s)")
+    deployment.destroy()
+    # Counted like the question above: resources in the state before and after (objects
+    # the emptied bucket held are gone before terraform runs, so its own count is lower).
+    left = len(deployment.resources())
+    app.say(f"  {name}: destroyed {len(resources) - left} resource(s)")

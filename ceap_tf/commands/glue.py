@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from ceap_tf.app import App, global_options, json_option, pass_app
+from ceap_tf.app import App, json_option, pass_app, target_options
 
 
 def job_argv(
@@ -77,7 +77,7 @@ def _environment(app: App) -> dict[str, str]:
 
 
 @click.group("glue")
-@global_options
+@target_options
 def glue() -> None:
     """Work with the HeavyETL Glue job (STANDARD workflows)."""
 
@@ -94,7 +94,7 @@ def glue() -> None:
 @click.option("--target-partition-mb", type=click.IntRange(1), default=128, show_default=True)
 @click.option("--lookback-days", type=click.IntRange(1), default=365, show_default=True)
 @json_option
-@global_options
+@target_options
 @pass_app
 def run_local(
     app: App,

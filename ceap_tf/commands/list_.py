@@ -8,6 +8,20 @@ import click
 
 from ceap_tf.app import App, global_options, json_option, pass_app
 
+STATE_KEPT = "state kept, local cloud down"
+
+
+def _local_cloud_running(app: App) -> bool:
+    """Whether the local cloud runs (without starting it); an explicit endpoint counts."""
+    import os
+
+    from ceap_tf.localcloud import LocalCloud
+    from ceap_tf.target import LOCAL_ENDPOINT_ENV
+
+    if os.environ.get(LOCAL_ENDPOINT_ENV):
+        return True
+    return bool(LocalCloud(state_dir=app.project.ceap_dir / "local").status()["running"])
+
 
 @click.command("list")
 @json_option
@@ -18,16 +32,21 @@ def list_(app: App, as_json: bool) -> None:
     from rich.table import Table
 
     target = app.target
+    cloud_down = target.name == "local" and not _local_cloud_running(app)
     rows = []
     for workflow in app.project.workflows():
-        rows.append(
-            {
-                "name": workflow.name,
-                "type": workflow.type,
-                "env": str(workflow.env_dir.relative_to(app.project.root)),
-                "deployed": target.is_deployed(workflow.name),
-            }
-        )
+        deployed = target.is_deployed(workflow.name)
+        row = {
+            "name": workflow.name,
+            "type": workflow.type,
+            "env": str(workflow.env_dir.relative_to(app.project.root)),
+            "deployed": deployed,
+        }
+        if deployed and cloud_down:
+            # The state lists resources, but they lived in a local cloud that is gone.
+            row["deployed"] = False
+            row["note"] = STATE_KEPT
+        rows.append(row)
     if as_json:
         click.echo(json.dumps({"target": target.name, "workflows": rows}, indent=2))
         return
@@ -38,6 +57,6 @@ def list_(app: App, as_json: bool) -> None:
     for column in ("workflow", "type", "env", f"deployed ({target.name})"):
         table.add_column(column)
     for row in rows:
-        deployed = {True: "yes", False: "no", None: "unknown"}[row["deployed"]]
+        deployed = row.get("note") or {True: "yes", False: "no", None: "unknown"}[row["deployed"]]
         table.add_row(row["name"], row["type"], row["env"], deployed)
     app.out.print(table)

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from ceap_tf.app import App, global_options, json_option, pass_app
+from ceap_tf.app import App, json_option, pass_app, project_options
 from ceap_tf.errors import TargetUnavailable
 
 
@@ -23,13 +23,13 @@ def _cloud(app: App) -> Any:
 
 
 @click.group("local")
-@global_options
+@project_options
 def local() -> None:
     """Start, inspect, stop or wipe the embedded local cloud (no AWS account needed)."""
 
 
 @local.command("up")
-@global_options
+@project_options
 @pass_app
 def up(app: App) -> None:
     """Start the local cloud in the background (no-op when it runs) and print its endpoint."""
@@ -46,7 +46,7 @@ def up(app: App) -> None:
 
 
 @local.command("down")
-@global_options
+@project_options
 @pass_app
 def down(app: App) -> None:
     """Stop the local cloud. Its resources are gone; local terraform state is kept."""
@@ -56,7 +56,7 @@ def down(app: App) -> None:
 
 @local.command("status")
 @json_option
-@global_options
+@project_options
 @pass_app
 def status(app: App, as_json: bool) -> None:
     """Show whether the local cloud runs, its endpoint, pid and uptime."""
@@ -78,7 +78,7 @@ def status(app: App, as_json: bool) -> None:
 
 
 @local.command("reset")
-@global_options
+@project_options
 @pass_app
 def reset(app: App) -> None:
     """Stop the local cloud and wipe its state, local terraform state included."""

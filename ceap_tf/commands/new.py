@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ceap_tf.app import App, global_options, pass_app
+from ceap_tf.app import App, pass_app, project_options
 
 
 @click.command("new")
@@ -16,7 +16,7 @@ from ceap_tf.app import App, global_options, pass_app
     required=True,
     help="EXPRESS: synchronous, < 5 min. STANDARD: asynchronous, with the Glue HeavyETL stage.",
 )
-@global_options
+@project_options
 @pass_app
 def new(app: App, name: str, workflow_type: str) -> None:
     """Create envs/NAME, a workflow root module from the built-in template."""

@@ -6,13 +6,13 @@ import json
 
 import click
 
-from ceap_tf.app import App, global_options, json_option, pass_app
+from ceap_tf.app import App, json_option, pass_app, platform_options
 
 
 @click.command("package")
 @click.option("--force", is_flag=True, help="Rebuild even when nothing changed.")
 @json_option
-@global_options
+@platform_options
 @pass_app
 def package(app: App, force: bool, as_json: bool) -> None:
     """Build deterministic zips into .ceap/build/ (rebuilt only when content changes)."""

@@ -58,8 +58,11 @@ def run(
     from rich.markup import escape
 
     from ceap_tf import deploy, smoke
-    from ceap_tf.errors import CheckFailed, UsageProblem
-    from ceap_tf.executions import WorkflowClient, new_execution_name
+    from ceap_tf.commands.follow_view import failed, stage_line
+    from ceap_tf.errors import UsageProblem
+    from ceap_tf.executions import new_execution_name
+    from ceap_tf.operations.follow import progress_reporter
+    from ceap_tf.operations.workflow import Workflow
 
     if input_file is not None and sample is not None:
         raise UsageProblem("pass either --input or --sample, not both")
@@ -72,15 +75,11 @@ def run(
     if not wait and workflow.type == "EXPRESS":
         raise UsageProblem("EXPRESS workflows run synchronously; --no-wait needs a STANDARD one")
     deployment = deploy.Deployment.open(app, name, None)
-    client = WorkflowClient(app.target, deploy.workflow_output(deployment))
+    wf = Workflow(app.target, deploy.workflow_output(deployment))
+    client = wf.runner
     execution = new_execution_name("run")
     app.say(f"Starting {execution} on {name} ({client.type}, {app.target.name} target)")
-
-    def stage_done(stage: str, manifest: Any) -> None:
-        app.say(
-            f"  {stage:<9} {manifest.recordCount:>8} record(s)  "
-            f"{manifest.rejectedCount:>6} rejected"
-        )
+    progress = progress_reporter(wf, execution)
 
     with app.err.status("running", spinner="dots") as status:
         result = client.run(
@@ -88,8 +87,8 @@ def run(
             name=execution,
             wait=wait,
             timeout=timeout,
-            on_stage=stage_done,
-            on_tick=lambda s: status.update(f"running {s:.0f}s"),
+            on_stage=stage_line(app),
+            on_tick=lambda s: status.update(progress(s)),
             on_failure=lambda f: app.say(
                 f"  [yellow]{escape(f'{f.stage} failed ({f.error}): {f.message}')}[/]"
             ),
@@ -113,7 +112,8 @@ def run(
         app.say(f"  started {result.arn}")
         return
     if not result.succeeded:
-        raise CheckFailed(f"execution {result.name} {result.failure_line()}")
+        stage = next((s for s in client.stages if result.manifests.get(s) is None), None)
+        raise failed(name, result.name, stage, result.failure_line())
     app.say(
         f"[green]{result.status}[/] in {result.seconds:.1f}s; outputs under "
         f"s3://{client.bucket}/executions/{result.name}/"

@@ -25,9 +25,12 @@ def run_and_report(
     from ceap_tf import smoke
     from ceap_tf.errors import CheckFailed
     from ceap_tf.executions import WorkflowClient
+    from ceap_tf.operations.follow import progress_reporter
+    from ceap_tf.operations.workflow import Workflow
 
     client = WorkflowClient(app.target, workflow)
     app.say(f"Smoke testing {workflow.get('name')} ({client.type}) on the {app.target.name} target")
+    wf = Workflow(app.target, workflow)
     with app.err.status("starting", spinner="dots") as status:
         report = smoke.run_smoke(
             client,
@@ -35,6 +38,7 @@ def run_and_report(
             timeout=timeout,
             on_status=status.update,
             on_notice=lambda text: app.say(f"  [yellow]{escape(text)}[/]"),
+            progress=lambda name: progress_reporter(wf, name),
         )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))

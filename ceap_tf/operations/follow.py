@@ -8,9 +8,11 @@ ones from the state machine's log group (see :mod:`.history`).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ceap_stages.contract import Manifest
 from ceap_tf.errors import CheckFailed
@@ -99,3 +101,26 @@ def follow(
                 hint=f"follow it later with: ceap-tf describe {wf.name} {name}",
             )
         time.sleep(POLL_SECONDS)
+
+
+def progress_reporter(wf: Workflow, name: str, interval: float = 2.0) -> Callable[[float], str]:
+    """A status-line maker for an execution some other code is waiting for (``run``,
+    ``smoke``): the stage reached and any failure Step Functions will retry, read from
+    the history at most every ``interval`` seconds."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ceap_tf.errors import CeapError
+
+    record = ExecutionRecord(name=name, arn=execution_arn(wf, name), status="RUNNING")
+    seen: dict[str, Any] = {"at": -interval, "events": []}
+
+    def text(elapsed: float) -> str:
+        now = time.monotonic()
+        if now - seen["at"] >= interval:
+            seen["at"] = now
+            # Not started yet, or the history is not readable: keep the last answer.
+            with contextlib.suppress(BotoCoreError, ClientError, CeapError):
+                seen["events"] = execution_events(wf, record)
+        return progress_text(seen["events"], elapsed)
+
+    return text

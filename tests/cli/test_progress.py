@@ -54,3 +54,20 @@ def test_interactive_progress_renders_without_errors(tmp_path: Path) -> None:
         tf.apply(on_event=progress.handle)
     assert progress.total == 3 and len(progress.done) == 3
     assert "apply tiny: 3 resource(s) done" in out.getvalue()
+
+
+@pytest.mark.terraform
+def test_a_replacement_is_counted_once_so_no_counter_repeats(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(FIXTURE, root)
+    tf = Terraform(root, ceap_dir=tmp_path / ".ceap")
+    tf.init()
+    tf.apply()
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=200)
+    with TerraformProgress(console, "apply tiny") as progress:
+        tf.apply(variables={"n": 3, "sleep": 1}, on_event=progress.handle)  # b is replaced
+    counters = [ln.split("]")[0].strip() for ln in out.getvalue().splitlines() if "] " in ln]
+    assert sorted(counters) == ["[1/2", "[2/2"]  # each number once
+    assert "terraform_data.b destroyed (replacing)" in out.getvalue()
+    assert "terraform_data.b replaced" in out.getvalue()
