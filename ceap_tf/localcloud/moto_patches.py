@@ -964,8 +964,20 @@ def _patch_sfn_redrive() -> None:
                 body["redriveStatusReason"] = refusal
         return ActionResult(body)
 
+    listing = _require(StepFunctionResponse, "list_executions")
+
+    def list_executions(self: Any) -> Any:
+        body = dict(listing(self).result)
+        for item in body.get("executions", []):
+            execution = self.stepfunction_backend.describe_execution(item["executionArn"])
+            item["redriveCount"] = int(getattr(execution, "ceap_redrive_count", 0))
+            if getattr(execution, "ceap_redrive_date", None) is not None:
+                item["redriveDate"] = execution.ceap_redrive_date
+        return ActionResult(body)
+
     StepFunctionResponse.redrive_execution = redrive_execution
     StepFunctionResponse.describe_execution = describe_execution
+    StepFunctionResponse.list_executions = list_executions
 
 
 # --------------------------------------------------------------------------- SQS message moves

@@ -36,18 +36,28 @@ def _write(tmp_path: Path, name: str, doc: Any) -> str:
     return str(path)
 
 
-def _source_input(workflow: dict[str, Any], key: str) -> dict[str, Any]:
+def _source_input(workflow: dict[str, Any], key: str, program: str) -> dict[str, Any]:
     return {
-        "programId": "ops-source",
+        "programId": program,
         "marketplace": "US",
         "dateRange": {"start": "2024-05-01", "end": "2024-05-31"},
         "source": f"s3://{workflow['bucket']}/{key}",
     }
 
 
-def _put_source(s3: Any, workflow: dict[str, Any], key: str) -> None:
-    lines = "\n".join(json.dumps(o) for o in generate_orders(10, seed=5))
-    s3.put_object(Bucket=workflow["bucket"], Key=key, Body=lines.encode())
+def _program_of(s3: Any, workflow: dict[str, Any], execution: str) -> str:
+    """The programId of the first candidate an execution's ETL stage wrote."""
+    etl = read_manifest(s3, workflow["bucket"], execution, "ETL")
+    body = s3.get_object(Bucket=workflow["bucket"], Key=etl["dataKeys"][0])["Body"].read()
+    lines = body.splitlines()
+    return str(json.loads(lines[0])["metadata"]["programId"]) if lines else ""
+
+
+def _put_source(s3: Any, workflow: dict[str, Any], key: str) -> int:
+    """The fix: the source object the request names. Returns its number of events."""
+    events = [json.dumps(o) for o in generate_orders(10, seed=5)]
+    s3.put_object(Bucket=workflow["bucket"], Key=key, Body="\n".join(events).encode())
+    return len(events)
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +195,11 @@ def test_a_fixed_express_failure_is_redriven_with_its_original_input(
 ) -> None:
     key = "inputs/redrive-test.jsonl"
     ceap(
-        "run", NAME, "--input", _write(tmp_path, "src.json", _source_input(workflow, key)), expect=7
+        "run",
+        NAME,
+        "--input",
+        _write(tmp_path, "src.json", _source_input(workflow, key, "ops-redrive")),
+        expect=7,
     )
     failed = ceap.json("executions", NAME, "--status", "FAILED", "--limit", "1")["executions"][0]
     assert failed["failingStage"] == "ETL"
@@ -195,20 +209,14 @@ def test_a_fixed_express_failure_is_redriven_with_its_original_input(
 
     assert done["status"] == "SUCCEEDED" and done["execution"] != failed["execution"]
     assert done["stages"]["ETL"]["recordCount"] > 0
-    first = json.loads(
-        client("s3")
-        .get_object(Bucket=workflow["bucket"], Key=done["stages"]["ETL"]["dataKeys"][0])["Body"]
-        .read()
-        .splitlines()[0]
-    )
-    assert first["metadata"]["programId"] == "ops-source"
+    assert _program_of(client("s3"), workflow, done["execution"]) == "ops-redrive"
 
 
 def test_a_poison_message_reaches_the_dlq_and_is_replayed_after_the_fix(
     ceap: Ceap, workflow: dict[str, Any], client: Callable[[str], Any], tmp_path: Path
 ) -> None:
     key = "inputs/dlq-test.jsonl"
-    body = _source_input(workflow, key)
+    body = _source_input(workflow, key, "ops-dlq")
     assert ceap.json("dlq", NAME)["messages"] == []  # an empty DLQ is an empty answer
     ceap("send", NAME, "--input", _write(tmp_path, "poison.json", body))
     sqs = client("sqs")
@@ -229,12 +237,10 @@ def test_a_poison_message_reaches_the_dlq_and_is_replayed_after_the_fix(
 
     assert (replayed["moved"], replayed["remaining"], replayed["failure"]) == (1, 0, None)
 
-    def succeeded() -> list[dict[str, Any]]:
-        return [
-            e
-            for e in ceap.json("executions", NAME, "--status", "SUCCEEDED")["executions"]
-            if ceap.json("describe", NAME, e["execution"])["execution"]["recordsIn"] == 10
-        ]
+    def succeeded() -> list[str]:
+        listed = ceap.json("executions", NAME, "--status", "SUCCEEDED")["executions"]
+        names = [e["execution"] for e in listed]
+        return [n for n in names if _program_of(client("s3"), workflow, n) == "ops-dlq"]
 
     assert wait_for(succeeded, timeout=120)
     assert queue_depth(sqs, workflow["dlq_url"]) == 0

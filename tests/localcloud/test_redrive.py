@@ -112,6 +112,8 @@ def test_redrive_resumes_at_the_failed_state_and_keeps_the_earlier_ones(
     assert done["status"] == "SUCCEEDED", done
     assert json.loads(done["output"]) == {"from": "second", "value": 42}
     assert done["redriveCount"] == 1
+    listed = sfn.list_executions(stateMachineArn=machine["arn"])["executions"]
+    assert [e["redriveCount"] for e in listed if e["executionArn"] == arn] == [1]
     first_runs = s3.list_objects_v2(Bucket=machine["bucket"], Prefix=f"runs/{name}/first/")
     assert first_runs["KeyCount"] == 1  # First was not run again
     events = sfn.get_execution_history(executionArn=arn)["events"]
