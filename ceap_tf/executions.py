@@ -329,9 +329,11 @@ class WorkflowClient:
 
     def dlq_depth(self) -> int | None:
         url = self.workflow.get("dlq_url")
-        if not url:
-            return None
-        with aws_errors(self.target, "reading the DLQ"):
+        return None if not url else self.queue_depth(str(url))
+
+    def queue_depth(self, url: str) -> int:
+        """Messages in a queue: visible, in flight and delayed."""
+        with aws_errors(self.target, "reading the queue depth"):
             attrs = self.sqs.get_queue_attributes(
                 QueueUrl=url,
                 AttributeNames=[

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -58,3 +59,42 @@ def seconds_text(seconds: float | None) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.1f}m"
     return f"{seconds / 3600:.1f}h"
+
+
+#: Sample customers in the default input of `run` and `send`.
+DEFAULT_SAMPLE = 20
+
+
+def input_options(func: Any) -> Any:
+    """``--input FILE`` / ``--sample N``: the execution input of `run` and `send`."""
+    func = click.option(
+        "--sample",
+        type=click.IntRange(0, 1_000_000),
+        help=f"Order events of N sample customers (1-3 each; default {DEFAULT_SAMPLE}); "
+        "0 is the empty input {}.",
+    )(func)
+    return click.option(
+        "--input",
+        "input_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="JSON file with the execution input.",
+    )(func)
+
+
+def load_payload(input_file: Path | None, sample: int | None) -> dict[str, Any]:
+    """The execution input the options name (one-line errors for a bad file)."""
+    from ceap_tf import smoke
+    from ceap_tf.errors import UsageProblem
+
+    if input_file is not None and sample is not None:
+        raise UsageProblem("pass either --input or --sample, not both")
+    if input_file is None:
+        count = DEFAULT_SAMPLE if sample is None else sample
+        return smoke.normal_input(count) if count else {}
+    try:
+        doc = json.loads(input_file.read_text())
+    except ValueError as exc:
+        raise UsageProblem(f"{input_file} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise UsageProblem(f"{input_file} must hold a JSON object (the execution input)")
+    return doc

@@ -4,38 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
 from ceap_tf.app import App, global_options, json_option, pass_app
-
-
-def _load_input(path: Path) -> dict[str, Any]:
-    from ceap_tf.errors import UsageProblem
-
-    try:
-        doc = json.loads(path.read_text())
-    except ValueError as exc:
-        raise UsageProblem(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise UsageProblem(f"{path} must hold a JSON object (the execution input)")
-    return doc
+from ceap_tf.commands.common import input_options, load_payload
 
 
 @click.command("run")
 @click.argument("name")
-@click.option(
-    "--input",
-    "input_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON file with the execution input.",
-)
-@click.option(
-    "--sample",
-    type=click.IntRange(0, 1_000_000),
-    help="Order events of N sample customers (1-3 each); 0 runs the empty input {}.",
-)
+@input_options
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Watch until it ends.")
 @click.option("--timeout", type=float, default=1800.0, show_default=True, help="Seconds to wait.")
 @json_option
@@ -57,21 +35,16 @@ def run(
     """
     from rich.markup import escape
 
-    from ceap_tf import deploy, smoke
+    from ceap_tf import deploy
     from ceap_tf.commands.follow_view import failed, stage_line
     from ceap_tf.errors import UsageProblem
     from ceap_tf.executions import new_execution_name
     from ceap_tf.operations.follow import progress_reporter
     from ceap_tf.operations.workflow import Workflow
 
-    if input_file is not None and sample is not None:
-        raise UsageProblem("pass either --input or --sample, not both")
+    payload = load_payload(input_file, sample)
     workflow = app.project.workflow(name)
     app.target.check_runtime(workflow.type)
-    if input_file is not None:
-        payload = _load_input(input_file)
-    else:
-        payload = smoke.normal_input(20 if sample is None else sample) if sample != 0 else {}
     if not wait and workflow.type == "EXPRESS":
         raise UsageProblem("EXPRESS workflows run synchronously; --no-wait needs a STANDARD one")
     deployment = deploy.Deployment.open(app, name, None)

@@ -7,21 +7,12 @@ from pathlib import Path
 import click
 
 from ceap_tf.app import App, global_options, json_option, pass_app
+from ceap_tf.commands.common import input_options, load_payload
 
 
 @click.command("send")
 @click.argument("name")
-@click.option(
-    "--input",
-    "input_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON file with the execution input (the message body).",
-)
-@click.option(
-    "--sample",
-    type=click.IntRange(0, 1_000_000),
-    help="Order events of N sample customers (default 20); 0 sends the empty input {}.",
-)
+@input_options
 @click.option("--wait", is_flag=True, help="Find the execution the message started and follow it.")
 @click.option("--timeout", type=float, default=1800.0, show_default=True, help="Seconds to wait.")
 @json_option
@@ -43,22 +34,14 @@ def send(
     With --wait the execution is found by its input and followed stage by stage; exit
     7 when it does not succeed.
     """
-    from ceap_tf import smoke
     from ceap_tf.commands.common import print_json
     from ceap_tf.commands.follow_view import finish, stage_line
-    from ceap_tf.commands.run import _load_input
-    from ceap_tf.errors import UsageProblem
     from ceap_tf.operations.follow import follow
     from ceap_tf.operations.send import find_started
     from ceap_tf.operations.send import send as send_message
     from ceap_tf.operations.workflow import Workflow
 
-    if input_file is not None and sample is not None:
-        raise UsageProblem("pass either --input or --sample, not both")
-    if input_file is not None:
-        payload = _load_input(input_file)
-    else:
-        payload = smoke.normal_input(20 if sample is None else sample) if sample != 0 else {}
+    payload = load_payload(input_file, sample)
     wf = Workflow.open(app, name)
     sent = send_message(wf, payload)
     app.say(f"sent message {sent.message_id} to {wf.output['queue_url']}")

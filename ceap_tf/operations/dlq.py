@@ -65,16 +65,7 @@ def header_of(body: str) -> dict[str, Any]:
 
 
 def depth(wf: Workflow, url: str) -> int:
-    with aws_errors(wf.target, "reading the queue"):
-        attributes = wf.client("sqs").get_queue_attributes(
-            QueueUrl=url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        )["Attributes"]
-    return sum(int(v) for v in attributes.values())
+    return wf.runner.queue_depth(url)
 
 
 def _release(sqs: Any, url: str, handles: list[str]) -> None:

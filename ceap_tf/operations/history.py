@@ -21,6 +21,7 @@ from typing import Any
 
 from ceap_stages import contract
 from ceap_tf.errors import UsageProblem
+from ceap_tf.executions import cause_message
 from ceap_tf.operations.workflow import Workflow
 from ceap_tf.target import aws_errors
 
@@ -326,14 +327,7 @@ class Failure:
 
     def cause_line(self) -> str:
         """The cause as one line: a Lambda error's ``errorMessage`` rather than its JSON."""
-        cause = (self.cause or "").strip()
-        try:
-            doc = json.loads(cause)
-            if isinstance(doc, dict):
-                cause = str(doc.get("errorMessage") or doc.get("ErrorMessage") or cause)
-        except ValueError:
-            pass
-        return cause.splitlines()[0] if cause else ""
+        return cause_message(self.cause)
 
 
 FAILED_TASK_EVENTS = ("TaskFailed", "LambdaFunctionFailed", "TaskTimedOut", "TaskSubmitFailed")

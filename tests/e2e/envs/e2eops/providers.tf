@@ -1,9 +1,0 @@
-provider "aws" {
-  default_tags {
-    tags = {
-      Project   = "ceap"
-      Workflow  = "e2eops"
-      ManagedBy = "terraform"
-    }
-  }
-}
