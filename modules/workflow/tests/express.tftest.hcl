@@ -386,8 +386,17 @@ run "summary" {
     condition = toset(keys(output.summary)) == toset([
       "name", "type", "state_machine_arn", "state_machine_name", "bucket", "queue_url", "queue_arn", "dlq_url", "dlq_arn",
       "table_name", "event_bus_name", "function_names", "glue_job_name", "dashboard_name", "alarm_topic_arn",
+      "log_groups", "alarm_names",
     ])
     error_message = "summary matches the `workflow` output of docs/ARCHITECTURE.md"
+  }
+  assert {
+    condition     = output.summary.log_groups.state_machine == "/aws/vendedlogs/states/Ceap-realtime-Workflow" && output.summary.log_groups.functions.ETL == "/aws/lambda/CeapWorkflow-realtime-ETLLambda" && length(output.summary.log_groups.functions) == 5 && length(output.summary.log_groups.glue) == 0
+    error_message = "the summary names the log groups the day-2 commands read"
+  }
+  assert {
+    condition     = output.summary.alarm_names == ["Ceap-realtime-Workflow-failure-rate", "Ceap-realtime-Workflow-duration", "Ceap-realtime-Workflow-dlq-not-empty"]
+    error_message = "the summary names every alarm (status reads them)"
   }
   assert {
     condition     = output.summary.glue_job_name == null && output.summary.type == "EXPRESS" && output.summary.name == "realtime"

@@ -164,6 +164,14 @@ run "standard_alarms" {
     condition     = output.summary.glue_job_name == "ceap-workflow-batch-heavy-etl"
     error_message = "summary names the Glue job"
   }
+  assert {
+    condition     = toset(output.summary.log_groups.glue) == toset(["/aws-glue/jobs/ceap-workflow-batch-heavy-etl/error", "/aws-glue/jobs/ceap-workflow-batch-heavy-etl/output"])
+    error_message = "a STANDARD summary names the Glue log groups"
+  }
+  assert {
+    condition     = contains(output.summary.alarm_names, "Ceap-batch-Workflow-glue-job-failed")
+    error_message = "a STANDARD summary names the Glue failure alarm"
+  }
 }
 
 run "execution_timeout" {
