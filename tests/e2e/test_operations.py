@@ -1,8 +1,9 @@
 """Day-2 operations on an EXPRESS workflow, against real executions on the local cloud.
 
-One deployment (tests/e2e/envs/e2edlq: 2 s queue visibility) and a few executions: a
-success with rejections, a failure with a known cause (a request without its
-programId), and a run whose `source` object is missing until the test writes it. The
+One deployment (tests/e2e/envs/e2eops: 2 s queue visibility, no execution data in the
+log, as in production) and a few executions: a success with rejections, a failure with
+a known cause (a request without its programId), and a run whose `source` object is
+missing until the test writes it. The
 commands' answers are checked against the stage manifests and the log groups.
 """
 
@@ -19,7 +20,7 @@ from e2ekit import STAGES, Ceap, queue_depth, read_manifest, wait_for
 
 from ceap_tf.samples.orders import generate_orders
 
-NAME = "e2edlq"  # tests/e2e/envs/e2edlq: 2 s queue visibility, shared with test_dlq.py
+NAME = "e2eops"  # tests/e2e/envs/e2eops: 2 s queue visibility, no execution data logged
 NO_PROGRAM_ID = {"marketplace": "US", "dateRange": {"start": "2024-05-01", "end": "2024-05-31"},
                  "records": [{"eventId": "e1"}]}  # fmt: skip
 

@@ -1,7 +1,6 @@
-# Test-only workflow for the end-to-end suite (test_dlq.py, test_operations.py): the
-# reusable module with small timeouts, so a poison message reaches the DLQ within
-# seconds (3 receives with a 2-second visibility timeout) and a replayed one runs at
-# once. It also shows that a new workflow is a few lines.
+# Test-only workflow for the end-to-end suite: the reusable module with small
+# timeouts, so a poison message reaches the DLQ within seconds (3 receives with a
+# 2-second visibility timeout). It also shows that a new workflow is a few lines.
 
 module "workflow" {
   source = "../../modules/workflow"
