@@ -126,6 +126,8 @@ def build_funnel(wf: Workflow, record: ExecutionRecord, events: list[HistoryEven
     if failure is not None and failure.stage is None:
         # No history (expired logs): the failing stage is the first without a manifest.
         failure.stage = next((s for s in wf.stages if manifests[s] is None), None)
+    if failure is not None and failure.stage and not failure.cause:
+        _cause_from_stage_log(wf, record, failure)
     reached = stage_reached(events)
     glue_run = glue_run_of(wf, record.name) if wf.is_standard else None
     rows = []
@@ -145,3 +147,28 @@ def build_funnel(wf: Workflow, record: ExecutionRecord, events: list[HistoryEven
             row.dpuSeconds = dpu_seconds(glue_run)
         rows.append(row)
     return Funnel(record, rows, failure, glue_run)
+
+
+def _cause_from_stage_log(wf: Workflow, record: ExecutionRecord, failure: Failure) -> None:
+    """When the state machine log carries no cause (execution data not logged), the
+    failing stage's own "stage failed" line does: its errorType and errorMessage."""
+    import json
+
+    from ceap_tf.operations.history import log_events, to_millis
+
+    group = (wf.output.get("log_groups") or {}).get("functions", {}).get(failure.stage or "")
+    if not group:
+        return
+    start = to_millis(record.start) - 60_000 if record.start else None
+    for event in log_events(wf, group, start_ms=start, pattern=f'"{record.name}"'):
+        try:
+            line = json.loads(event.get("message", ""))
+        except ValueError:
+            continue
+        if (
+            isinstance(line, dict)
+            and line.get("message") == "stage failed"
+            and line.get("executionId") == record.name
+        ):
+            failure.error = failure.error or line.get("errorType")
+            failure.cause = line.get("errorMessage")
