@@ -101,7 +101,13 @@ class Deployment:
     def resources(self) -> list[str]:
         """The managed resources in the state (data sources are not resources to count:
         apply, destroy and their questions all count these)."""
-        return [a for a in self.tf.state_list() if ".data." not in f".{a}"]
+        return managed_addresses(self.tf.state_list())
+
+
+def managed_addresses(addresses: list[str]) -> list[str]:
+    """The managed resources among ``terraform state list`` addresses (no data sources,
+    at the root or in a module)."""
+    return [a for a in addresses if ".data." not in f".{a}"]
 
 
 def confirm(app: App, question: str, *, auto_approve: bool, flag: str = "--auto-approve") -> None:

@@ -95,3 +95,43 @@ def test_list_says_state_kept_when_the_local_cloud_is_down(project_copy: Path) -
     assert rows["demo"]["note"] == "state kept, local cloud down"
     text = CliRunner().invoke(main, ["list", "--project-dir", str(project_copy)], env=env).stdout
     assert "state kept, local cloud down" in text
+
+
+def test_one_resource_count_leaves_data_sources_out() -> None:
+    from ceap_tf.deploy import managed_addresses
+
+    listed = [
+        "data.aws_caller_identity.current",
+        "module.workflow.data.aws_iam_policy_document.sfn",
+        "module.workflow.aws_sfn_state_machine.this",
+        'module.workflow.module.stage["ETL"].aws_lambda_function.this',
+        "aws_s3_bucket.database",  # 'data' inside a name is not a data source
+    ]
+    assert managed_addresses(listed) == listed[2:]
+
+
+def test_starting_the_local_cloud_says_so_once(
+    project_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from ceap_tf.app import App
+    from ceap_tf.localcloud import LocalCloud
+
+    monkeypatch.delenv("CEAP_LOCAL_ENDPOINT", raising=False)
+    monkeypatch.setenv("CEAP_TARGET", "local")
+    said = []
+    try:
+        for _ in range(2):
+            app = App()
+            app.options["project_dir"] = str(project_copy)
+            app.err = Console(file=io.StringIO(), width=300)
+            endpoint = app.target.endpoint  # type: ignore[attr-defined]
+            said.append(app.err.file.getvalue())  # type: ignore[attr-defined]
+    finally:
+        LocalCloud(project_copy / ".ceap" / "local").stop()
+    assert f"started the local cloud at {endpoint}" in said[0]
+    assert "server.log" in said[0] and "ceap-tf local down" in said[0]
+    assert said[1] == ""  # already running: nothing to say

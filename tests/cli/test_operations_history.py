@@ -67,7 +67,9 @@ def _log(logs: Any, group: str, events: list[tuple[datetime, dict[str, Any]]]) -
     )
 
 
-def _event(execution: str, kind: str, at: datetime, **details: Any) -> tuple[datetime, dict[str, Any]]:
+def _event(
+    execution: str, kind: str, at: datetime, **details: Any
+) -> tuple[datetime, dict[str, Any]]:
     return at, {
         "id": "1",
         "type": kind,
