@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from ceap_tf.app import App
 
 
+#: Clients the execution runner already holds (service -> its attribute).
+_RUNNER_CLIENTS = {"stepfunctions": "sfn", "s3": "s3", "sqs": "sqs"}
+
+
 @dataclass
 class Workflow:
     """One deployed workflow on one target."""
@@ -82,9 +86,14 @@ class Workflow:
     # -- clients ---------------------------------------------------------------
 
     def client(self, service: str) -> Any:
+        """A boto3 client of the target, made once (the runner's where it has one)."""
         if service not in self._clients:
-            with aws_errors(self.target):
-                self._clients[service] = self.target.client(service)
+            shared = _RUNNER_CLIENTS.get(service)
+            if shared is not None:
+                self._clients[service] = getattr(self.runner, shared)
+            else:
+                with aws_errors(self.target):
+                    self._clients[service] = self.target.client(service)
         return self._clients[service]
 
     @property
