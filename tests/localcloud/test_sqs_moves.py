@@ -135,3 +135,51 @@ def test_a_task_that_fails_part_way_reports_it_and_loses_no_message(
     assert "InternalServerError" in task["FailureReason"]
     assert len(_bodies(sqs, q["source"])) == 1
     assert len(_bodies(sqs, q["dlq"])) == 2  # visible again at once: nothing lost
+
+
+def _workflow(endpoint: str, q: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    from pathlib import Path
+
+    from ceap_tf.operations.workflow import Workflow
+    from ceap_tf.target import LOCAL_ENDPOINT_ENV, TargetOptions, make_target
+
+    monkeypatch.setenv(LOCAL_ENDPOINT_ENV, endpoint)
+    target = make_target(Path("/nonexistent"), TargetOptions(name="local"))
+    output = {
+        "name": "x",
+        "type": "EXPRESS",
+        "bucket": "b",
+        "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:Ceap-x-Workflow",
+        "queue_url": q["source"],
+        "queue_arn": q["source_arn"],
+        "dlq_url": q["dlq"],
+        "dlq_arn": q["dlq_arn"],
+    }
+    return Workflow(target, output)
+
+
+@pytest.mark.parametrize("maximum", [None, 3])
+def test_ceap_replay_reports_a_failed_move_and_loses_nothing(
+    client: Callable[..., Any],
+    endpoint: str,
+    faults: Callable[[dict[str, Any]], None],
+    monkeypatch: pytest.MonkeyPatch,
+    maximum: int | None,
+) -> None:
+    """`ceap-tf dlq --replay` (the move task) and `--replay --max N` (one by one) both
+    report a failed send, and the DLQ still holds every message that did not move."""
+    from ceap_tf.operations.dlq import replay
+
+    sqs = client("sqs")
+    q = _queues(sqs)
+    for i in range(3):
+        sqs.send_message(QueueUrl=q["dlq"], MessageBody=f"m{i}")
+    # More failures than the CLI client's retries, so the send fails for good.
+    faults({"service": "sqs", "operation": "SendMessage", "status": 500, "count": 10})
+
+    result = replay(_workflow(endpoint, q, monkeypatch), maximum=maximum)
+
+    assert result.failure is not None and "InternalServerError" in result.failure
+    assert (result.moved, result.remaining) == (0, 3)
+    assert _bodies(sqs, q["dlq"]) == ["m0", "m1", "m2"]
+    assert _bodies(sqs, q["source"]) == []
