@@ -69,7 +69,9 @@ def collect(wf: Workflow, since: datetime) -> ReportData:
 def _figures(data: ReportData) -> list[tuple[str, Any]]:
     import plotly.graph_objects as go
 
-    layout = {"margin": {"l": 60, "r": 20, "t": 40, "b": 40}, "height": 380}
+    # A fixed size: plotly sizes a chart once, from its container, and a grid cell that
+    # is still being laid out then clips it.
+    layout = {"margin": {"l": 60, "r": 20, "t": 40, "b": 40}, "height": 380, "width": 600}
     first = data.stages[0]
     labels = [f"{first} input", *data.stages]
     values = [data.stage_in.get(first, 0), *(data.stage_out.get(s, 0) for s in data.stages)]
@@ -88,15 +90,12 @@ def _figures(data: ReportData) -> list[tuple[str, Any]]:
     reasons.update_layout(title="Rejections by reason", yaxis={"autorange": "reversed"}, **layout)
 
     hourly = data.until - data.since <= timedelta(days=2)
-    buckets: Counter[tuple[datetime, str]] = Counter()
+    buckets: Counter[tuple[str, str]] = Counter()
     for record in data.executions:
         if record.start is None:
             continue
         start = record.start.astimezone(UTC)
-        bucket = start.replace(minute=0, second=0, microsecond=0)
-        if not hourly:
-            bucket = bucket.replace(hour=0)
-        buckets[(bucket, record.status)] += 1
+        buckets[(start.strftime("%Y-%m-%d %H:00" if hourly else "%Y-%m-%d"), record.status)] += 1
     over_time = go.Figure()
     for status in sorted({s for _, s in buckets}):
         points = sorted((b, n) for (b, s), n in buckets.items() if s == status)
@@ -107,7 +106,10 @@ def _figures(data: ReportData) -> list[tuple[str, Any]]:
             marker_color=STATUS_COLOURS.get(status, "#757575"),
         )
     over_time.update_layout(
-        title=f"Executions per {'hour' if hourly else 'day'}", barmode="stack", **layout
+        title=f"Executions per {'hour' if hourly else 'day'} (UTC)",
+        barmode="stack",
+        xaxis={"type": "category", "categoryorder": "category ascending"},
+        **layout,
     )
 
     durations = go.Figure()
@@ -158,7 +160,7 @@ def render_html(data: ReportData) -> str:
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #212121; }}
 .summary td {{ padding: 0.2rem 1rem 0.2rem 0; }}
-.charts {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 1rem; }}
+.charts {{ display: flex; flex-wrap: wrap; gap: 1rem; }}
 </style>
 <script type="text/javascript">{get_plotlyjs()}</script>
 </head>
