@@ -1,4 +1,4 @@
-"""Poison messages reach the DLQ after 3 receives (test-only env, 2 s visibility).
+"""Poison messages reach the DLQ after 3 receives (test-only env, 2 s visibility set on the queue).
 
 Two kinds of poison, each failing its execution in the ETL stage with a
 StageInputError that names the problem: a JSON request without its programId, and a
@@ -38,10 +38,17 @@ POISON = {
 RECEIVES = 3  # the workflow's max_receive_count (modules/storage default)
 
 
+VISIBILITY_S = 2  # shortened on the queue itself: the module refuses it for EXPRESS
+
+
 @pytest.fixture(scope="module")
-def workflow(ceap: Ceap) -> dict[str, Any]:
+def workflow(ceap: Ceap, client: Callable[[str], Any]) -> dict[str, Any]:
     ceap("apply", NAME, "--no-smoke")
-    return ceap.workflow(NAME)
+    workflow = ceap.workflow(NAME)
+    client("sqs").set_queue_attributes(
+        QueueUrl=workflow["queue_url"], Attributes={"VisibilityTimeout": str(VISIBILITY_S)}
+    )
+    return workflow
 
 
 def test_poison_messages_land_in_the_dlq_after_three_receives(
