@@ -32,8 +32,10 @@ def handler_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def invoke(
     monkeypatch: pytest.MonkeyPatch, where: Location, stage: str, *, execution: str,
-    initial: Any, previous: str | None,
+    request: Any, previous: str | None,
 ) -> dict[str, Any]:  # fmt: skip
+    """The stage's handler with the event Step Functions passes: the execution input to
+    the first stage, the request header the first stage returned to every later one."""
     monkeypatch.setenv("CEAP_STAGE", stage)
     module = importlib.import_module(f"ceap_stages.stages.{stage.lower()}")
     event = {
@@ -41,7 +43,7 @@ def invoke(
         "currentStage": stage,
         "previousStage": previous,
         "workflowBucket": where.bucket,
-        "initialData": initial,
+        "initialData" if previous is None else "request": request,
     }
     return module.handler(event, None)
 
@@ -54,8 +56,9 @@ def test_score_consumes_heavy_etl_output_and_features_raise_scores(
         "review-request", "US", "2024-05-01", "2024-05-31",
         records=list(orders.generate_orders(1_600, seed=3)),
     )  # fmt: skip
-    run_stage = partial(invoke, monkeypatch, bucket, execution=execution, initial=initial)
-    run_stage("ETL", previous=None)
+    header = invoke(monkeypatch, bucket, "ETL", execution=execution, request=initial,
+                    previous=None)["request"]  # fmt: skip
+    run_stage = partial(invoke, monkeypatch, bucket, execution=execution, request=header)
     filtered = run_stage("Filter", previous="ETL")
     assert filtered["recordCount"] > 2_000
     # History for the first 1000 customers only: the rest have none.
