@@ -29,7 +29,7 @@ LOG = logging.getLogger("ceap_tf.localcloud.pipes")
 _PLACEHOLDER = re.compile(r"<(\$[^<>]*|aws\.pipes\.[a-z.\-]+)>")
 _SCAN_INTERVAL_S = 2.0
 _DESCRIBE_INTERVAL_S = 5.0
-_RECEIVE_WAIT_S = 2
+RECEIVE_WAIT_S = 2  # long poll of each receive; tests wait it out (tests/e2e/e2ekit.py)
 
 
 def _lookup(value: Any, path: str) -> Any:
@@ -182,7 +182,7 @@ class PipePoller:
         received = sqs.receive_message(
             QueueUrl=queue_url,
             MaxNumberOfMessages=batch_size,
-            WaitTimeSeconds=_RECEIVE_WAIT_S,
+            WaitTimeSeconds=RECEIVE_WAIT_S,
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])

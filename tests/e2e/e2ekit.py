@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from click.testing import CliRunner, Result
 from benchmarks.project import IGNORED, copy_project
 from ceap_stages import contract
 from ceap_tf.cli import main
+from ceap_tf.localcloud.pipes import RECEIVE_WAIT_S as PIPE_LONG_POLL_S
 from ceap_tf.samples.orders import build_execution_input, generate_orders
 
 TEST_ENVS = Path(__file__).resolve().parent / "envs"
@@ -120,6 +122,18 @@ def client_factory(endpoint: str, region: str = "us-east-1") -> Callable[[str], 
 def wait_for(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5) -> Any:
     """``awskit.wait_for`` with the end-to-end suite's longer defaults."""
     return awskit.wait_for(check, timeout, interval)
+
+
+def shorten_visibility(sqs: Any, queue_url: str, seconds: int) -> None:
+    """Set the queue's visibility timeout, then let any receive already in flight end.
+
+    SQS fixes a message's visibility timeout when a ReceiveMessage call starts, from the
+    queue's attribute at that moment (moto does the same). The local pipe long-polls, so
+    a receive that began before this change would still hide a message for the module's
+    300 s: wait out one long poll before the caller sends anything.
+    """
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": str(seconds)})
+    time.sleep(PIPE_LONG_POLL_S + 1)
 
 
 def history_events(logs: Any, group: str, execution: str | None = None) -> list[dict[str, Any]]:

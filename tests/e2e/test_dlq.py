@@ -19,6 +19,7 @@ from e2ekit import (
     history_events,
     leftovers,
     queue_depth,
+    shorten_visibility,
     state_machine_log_group,
     wait_for,
 )
@@ -45,9 +46,7 @@ VISIBILITY_S = 2  # shortened on the queue itself: the module refuses it for EXP
 def workflow(ceap: Ceap, client: Callable[[str], Any]) -> dict[str, Any]:
     ceap("apply", NAME, "--no-smoke")
     workflow = ceap.workflow(NAME)
-    client("sqs").set_queue_attributes(
-        QueueUrl=workflow["queue_url"], Attributes={"VisibilityTimeout": str(VISIBILITY_S)}
-    )
+    shorten_visibility(client("sqs"), workflow["queue_url"], VISIBILITY_S)
     return workflow
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from browserkit import open_page
-from e2ekit import STAGES, Ceap, queue_depth, read_manifest, wait_for
+from e2ekit import STAGES, Ceap, queue_depth, read_manifest, shorten_visibility, wait_for
 
 from ceap_tf.samples.orders import generate_orders
 
@@ -36,9 +36,7 @@ VISIBILITY_S = 2
 def workflow(ceap: Ceap, client: Callable[[str], Any]) -> dict[str, Any]:
     ceap("apply", NAME, "--no-smoke")
     workflow = ceap.workflow(NAME)
-    client("sqs").set_queue_attributes(
-        QueueUrl=workflow["queue_url"], Attributes={"VisibilityTimeout": str(VISIBILITY_S)}
-    )
+    shorten_visibility(client("sqs"), workflow["queue_url"], VISIBILITY_S)
     return workflow
 
 
