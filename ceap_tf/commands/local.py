@@ -28,19 +28,39 @@ def local() -> None:
     """Start, inspect, stop or wipe the embedded local cloud (no AWS account needed)."""
 
 
+def _concurrency(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    from ceap_tf.localcloud.quotas import parse_concurrency
+
+    if value is None:
+        return None
+    try:
+        return parse_concurrency(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @local.command("up")
+@click.option(
+    "--lambda-concurrency",
+    metavar="N",
+    callback=_concurrency,
+    help="The account's Lambda concurrency limit (default 1000, or "
+    "$CEAP_LOCAL_LAMBDA_CONCURRENCY); e.g. 10 to act as a new account. Invocations beyond "
+    "it are throttled (TooManyRequestsException) as on AWS.",
+)
 @project_options
 @pass_app
-def up(app: App) -> None:
+def up(app: App, lambda_concurrency: int | None) -> None:
     """Start the local cloud in the background (no-op when it runs) and print its endpoint."""
     from ceap_tf.localcloud import LocalCloudError
 
     cloud = _cloud(app)
     was_running = cloud.status()["running"]
     try:
-        endpoint = cloud.ensure_running()
+        endpoint = cloud.ensure_running(lambda_concurrency=lambda_concurrency)
     except LocalCloudError as exc:
-        raise TargetUnavailable(str(exc), hint="try `ceap-tf local reset`") from exc
+        hint = "`ceap-tf local down` first" if was_running else "try `ceap-tf local reset`"
+        raise TargetUnavailable(str(exc), hint=hint) from exc
     app.say("local cloud already running" if was_running else "local cloud started")
     click.echo(endpoint)
 
@@ -59,7 +79,7 @@ def down(app: App) -> None:
 @project_options
 @pass_app
 def status(app: App, as_json: bool) -> None:
-    """Show whether the local cloud runs, its endpoint, pid and uptime."""
+    """Show whether the local cloud runs, its endpoint, pid, uptime and Lambda concurrency."""
     info = _cloud(app).status()
     if as_json:
         click.echo(json.dumps(info, indent=2, sort_keys=True))
@@ -70,7 +90,8 @@ def status(app: App, as_json: bool) -> None:
     table.add_column("key", style="bold")
     table.add_column("value", overflow="fold")
     table.add_row("running", "yes" if info["running"] else "no")
-    for key in ("endpoint", "pid", "uptime_s", "lambda_workers", "state_dir", "log_file"):
+    keys = ("endpoint", "pid", "uptime_s", "lambda_workers", "lambda_concurrency")
+    for key in (*keys, "state_dir", "log_file"):
         value = info.get(key)
         if value is not None:
             table.add_row(key, str(value))

@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ceap_tf.localcloud.quotas import ENV_LAMBDA_CONCURRENCY
+
 SERVER_MODULE = "ceap_tf.localcloud.server"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -126,14 +128,28 @@ class LocalCloud:
             "uptime_s": health.get("uptime_s") if health else None,
             "lambda_workers": health.get("lambda_workers") if health else None,
             "moto": health.get("moto") if health else None,
+            "lambda_concurrency": health.get("lambda_concurrency") if health else None,
         }
 
     # ------------------------------------------------------------------ lifecycle
-    def ensure_running(self, timeout: float = START_TIMEOUT_S) -> str:
-        """The endpoint of the running server, starting one in the background if needed."""
+    def ensure_running(
+        self, timeout: float = START_TIMEOUT_S, lambda_concurrency: int | None = None
+    ) -> str:
+        """The endpoint of the running server, starting one in the background if needed.
+
+        ``lambda_concurrency`` is the account's Lambda concurrency limit of a server this
+        starts (default: ``$CEAP_LOCAL_LAMBDA_CONCURRENCY``, else 1000); a running server
+        with another limit is an error (it is fixed while a server runs).
+        """
         with self._lock():
             status = self.status()
             if status["running"]:
+                running_limit = status.get("lambda_concurrency")
+                if lambda_concurrency is not None and running_limit != lambda_concurrency:
+                    raise LocalCloudError(
+                        f"the local cloud runs with a Lambda concurrency limit of "
+                        f"{running_limit}; stop it first to start it with {lambda_concurrency}"
+                    )
                 return str(status["endpoint"])
             if status["pid"]:
                 # Alive but not answering: wait for it a little, then replace it.
@@ -141,7 +157,7 @@ class LocalCloud:
                 if endpoint:
                     return endpoint
                 self._terminate(int(status["pid"]))
-            return self._start(timeout)
+            return self._start(timeout, lambda_concurrency)
 
     def stop(self) -> bool:
         """Stop the server; True if one was running."""
@@ -199,11 +215,13 @@ class LocalCloud:
         state.rename(previous)
         state.mkdir()
 
-    def _start(self, timeout: float) -> str:
+    def _start(self, timeout: float, lambda_concurrency: int | None = None) -> str:
         self._retire_terraform_state()
         port = free_port(self.host)
         endpoint = f"http://{self.host}:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        if lambda_concurrency is not None:
+            env[ENV_LAMBDA_CONCURRENCY] = str(lambda_concurrency)
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
                 [

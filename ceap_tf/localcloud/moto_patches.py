@@ -18,6 +18,9 @@ in ``../shared/research/local-cloud.md``):
   :mod:`glue_runner`) with the run states Glue reports.
 - S3: bucket-policy conditions evaluated (a TLS-only Deny no longer denies everything);
   conditional writes (``If-None-Match: *``, Terraform's lock file) atomic per key.
+- Quotas and payload limits moto lacks (see :mod:`quotas`): Lambda account and reserved
+  concurrency (throttling), Lambda request/response sizes, Step Functions execution
+  input, EventBridge PutEvents entries.
 
 Nothing else in ceap-tf imports moto internals. :func:`check_moto_version` fails loudly
 when the installed moto is not the one these patches were written against.
@@ -30,13 +33,14 @@ import datetime as dt
 import importlib.metadata
 import json
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ceap_tf.localcloud import policies
+from ceap_tf.localcloud import policies, quotas
 from ceap_tf.localcloud.glue_runner import GlueRunner, GlueRunSpec
 from ceap_tf.localcloud.lambda_runtime import FunctionSpec, LambdaRuntime, LayerSpec
 from ceap_tf.localcloud.sqs_moves import MessageMover, MoveTaskError
@@ -80,6 +84,7 @@ class Hooks:
     lambda_runtime: LambdaRuntime
     glue_runner: GlueRunner
     message_mover: MessageMover
+    concurrency: quotas.ConcurrencyPool = field(default_factory=quotas.ConcurrencyPool)
 
 
 _applied = threading.Lock()
@@ -94,6 +99,8 @@ def apply(hooks: Hooks) -> None:
             _state["hooks"] = hooks
             return
         _state["hooks"] = hooks
+        # moto's own PutFunctionConcurrency check (100 unreserved) against our limit.
+        os.environ["MOTO_LAMBDA_CONCURRENCY_QUOTA"] = str(hooks.concurrency.limit)
         _configure()
         _patch_stepfunctions()
         _patch_lambda()
@@ -101,6 +108,7 @@ def apply(hooks: Hooks) -> None:
         _patch_glue()
         _patch_s3()
         _patch_s3_conditional_writes()
+        _patch_quotas()
         _state["applied"] = True
 
 
@@ -264,6 +272,10 @@ def _new_execution(
         json.loads(input_data)
     except ValueError as exc:
         raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{exc}'") from exc
+    try:
+        quotas.check_execution_input(input_data)
+    except quotas.QuotaExceeded as exc:
+        raise InvalidExecutionInput(exc.message) from None
     # The execution keeps a snapshot of the definition (executions and backend shared).
     snapshot = copy.deepcopy(
         state_machine,
@@ -518,20 +530,30 @@ def _patch_lambda() -> None:
         payload = body if isinstance(body, bytes) else (body or "").encode("utf-8")
         invocation_type = headers.get("X-Amz-Invocation-Type", "RequestResponse")
         runtime = _hooks().lambda_runtime
+        with _quota_errors():
+            quotas.check_lambda_request(payload, invocation_type)
         response_headers["x-amz-executed-version"] = spec.version
         if invocation_type == "DryRun":
             return b""
+        slot = _concurrency_slot(self, fn, wait=invocation_type == "Event")
         if invocation_type == "Event":
-            runtime.invoke_async(spec, payload)
+            waiting = threading.Thread(target=_invoke_in_slot, args=(slot, spec, payload))
+            waiting.daemon = True
+            waiting.start()
             return b""
-        result = runtime.invoke(spec, payload)
-        if result.function_error:
-            response_headers["x-amz-function-error"] = result.function_error
+        with _quota_errors(), slot:
+            result = runtime.invoke(spec, payload)
+        result_payload, function_error = result.payload, result.function_error
+        too_large = quotas.lambda_response_error(result_payload)
+        if too_large is not None:
+            result_payload, function_error = too_large, "Unhandled"
+        if function_error:
+            response_headers["x-amz-function-error"] = function_error
         response_headers["x-amz-log-result"] = base64.b64encode(
             result.log_tail.encode("utf-8")
         ).decode("ascii")
-        response_headers["Content-Length"] = str(len(result.payload))
-        return result.payload
+        response_headers["Content-Length"] = str(len(result_payload))
+        return result_payload
 
     LambdaSimpleBackend.invoke = invoke
 
@@ -568,6 +590,117 @@ def _patch_lambda_prewarm() -> None:
 
     for method_name in ("create_function", "update_function_code", "update_function_configuration"):
         prewarm_after(method_name)
+
+
+def _concurrency_slot(backend: Any, fn: Any, wait: bool) -> Any:
+    """A slot of the account's concurrency for one invocation of ``fn`` (see :mod:`quotas`)."""
+    reserved_total = sum(int(other.reserved_concurrency or 0) for other in backend.list_functions())
+    reserved = fn.reserved_concurrency
+    return _hooks().concurrency.slot(
+        fn.function_name,
+        None if reserved is None else int(reserved),
+        reserved_total,
+        wait=wait,
+    )
+
+
+def _invoke_in_slot(slot: Any, spec: FunctionSpec, payload: bytes) -> None:
+    """An asynchronous invocation: waits for a slot (Lambda queues throttled events)."""
+    with slot:
+        _hooks().lambda_runtime.invoke(spec, payload)
+
+
+@contextlib.contextmanager
+def _quota_errors() -> Any:
+    """A :class:`quotas.QuotaExceeded` as the service's JSON error response."""
+    from moto.core.exceptions import JsonRESTError
+
+    try:
+        yield
+    except quotas.QuotaExceeded as exc:
+        error = JsonRESTError(exc.code, exc.message)
+        error.code = exc.status
+        error.description = exc.body()
+        raise error from None
+
+
+def _patch_quotas() -> None:
+    """EventBridge PutEvents: the entries' size limit (Lambda and Step Functions limits
+    are checked in their own patches above)."""
+    from moto.events.exceptions import ValidationException
+    from moto.events.models import EventsBackend
+
+    original_put_events = _require(EventsBackend, "put_events")
+
+    def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        try:
+            quotas.check_put_events(events)
+        except quotas.QuotaExceeded as exc:
+            raise ValidationException(exc.message) from None
+        return original_put_events(self, events)
+
+    EventsBackend.put_events = put_events
+    _patch_dynamodb_item_size()
+    _patch_lambda_invoke_response()
+
+
+def _patch_dynamodb_item_size() -> None:
+    """400 KB = 409,600 bytes per item, names and values (moto 5.2.5 stops at 405,000)."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    _require(LimitedSizeDict, "__setitem__")
+
+    def size_of(item: Any) -> int:
+        return int(item.size() if type(item) is DynamoType else bytesize(str(item)))
+
+    def setitem(self: Any, key: str, value: Any) -> None:
+        current = sum(size_of(k) + size_of(v) for k, v in self.items() if k != key)
+        if current + bytesize(key) + size_of(value) > quotas.DYNAMODB_ITEM_BYTES:
+            raise ItemSizeTooLarge
+        dict.__setitem__(self, key, value)
+
+    LimitedSizeDict.__setitem__ = setitem
+
+
+def _patch_lambda_invoke_response() -> None:
+    """Invoke's response as moto builds it, without moto's own size check.
+
+    moto 5.2.5 replaces any response whose ``sys.getsizeof`` exceeds 6,000,000 with
+    Function.ResponseSizeTooLarge; Lambda allows 6,291,556 bytes, which the invoke patch
+    checks (:func:`quotas.lambda_response_error`).
+    """
+    from moto.awslambda.responses import LambdaResponse
+    from moto.utilities.aws_headers import amz_crc32
+
+    _require(LambdaResponse, "invoke")
+
+    @amz_crc32
+    def invoke(self: Any) -> tuple[int, dict[str, str], str | bytes]:
+        from urllib.parse import unquote
+
+        response_headers: dict[str, str] = {}
+        function_name = unquote(self.path.rsplit("/", 2)[-2])
+        qualifier = self._get_param("qualifier")
+        payload = self.backend.invoke(
+            function_name, qualifier, self.body, self.headers, response_headers
+        )
+        if payload is None:
+            return 404, response_headers, "{}"
+        response_headers["content-type"] = "application/json"
+        invocation_type = self.headers.get("X-Amz-Invocation-Type")
+        if invocation_type == "Event":
+            response_headers["status"] = "202"
+            return 202, response_headers, payload
+        if invocation_type == "DryRun":
+            response_headers["status"] = "204"
+            return 204, response_headers, payload
+        if self.headers.get("X-Amz-Log-Type") != "Tail":
+            response_headers.pop("x-amz-log-result", None)
+        return 200, response_headers, payload
+
+    LambdaResponse.invoke = invoke
 
 
 def lambda_log_sink(spec: FunctionSpec, stream: str, lines: list[tuple[int, str]]) -> None:

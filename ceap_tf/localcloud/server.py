@@ -3,7 +3,8 @@
 Run as ``python -m ceap_tf.localcloud.server --port N --state-dir DIR`` (normally by
 :class:`ceap_tf.localcloud.LocalCloud`). Besides every AWS API moto serves it answers
 
-- ``GET /_ceap/health``: ``{"status": "ok", "pid", "moto", "uptime_s", "lambda_workers"}``
+- ``GET /_ceap/health``: ``{"status": "ok", "pid", "moto", "uptime_s", "lambda_workers",
+  "lambda_concurrency"}`` (the account's Lambda concurrency limit, see :mod:`quotas`)
 - ``GET|POST|DELETE /_ceap/faults``: list, add (JSON rule, see :mod:`faults`) or clear
   fault-injection rules.
 """
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    from ceap_tf.localcloud import moto_patches
+    from ceap_tf.localcloud import moto_patches, quotas
     from ceap_tf.localcloud.glue_runner import GlueRunner
     from ceap_tf.localcloud.lambda_runtime import LambdaRuntime
     from ceap_tf.localcloud.pipes import PipePoller
@@ -152,12 +153,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
+    try:
+        concurrency = quotas.ConcurrencyPool(quotas.concurrency_from_env())
+    except ValueError as exc:
+        print(f"error: {quotas.ENV_LAMBDA_CONCURRENCY}: {exc}", file=sys.stderr)
+        return 2
     faults = FaultRegistry()
     runtime = LambdaRuntime(state_dir, endpoint, moto_patches.lambda_log_sink, tracker=faults)
     glue = GlueRunner(state_dir, endpoint)
     mover = MessageMover(endpoint, REGION)
     moto_patches.apply(
-        moto_patches.Hooks(lambda_runtime=runtime, glue_runner=glue, message_mover=mover)
+        moto_patches.Hooks(
+            lambda_runtime=runtime,
+            glue_runner=glue,
+            message_mover=mover,
+            concurrency=concurrency,
+        )
     )
     started = time.time()
 
@@ -169,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             "uptime_s": round(time.time() - started, 3),
             "endpoint": endpoint,
             "lambda_workers": runtime.worker_count(),
+            "lambda_concurrency": concurrency.limit,
         }
 
     app = CeapMiddleware(moto_patches.make_wsgi_app(), faults, health)
