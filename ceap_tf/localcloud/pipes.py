@@ -8,6 +8,13 @@ only after the target accepted them. REQUEST_RESPONSE uses StartSyncExecution an
 failed or timed-out execution counts as a failure, FIRE_AND_FORGET uses StartExecution.
 Failed batches become visible again after the visibility timeout and reach the DLQ
 after maxReceiveCount receives -- the queue's redrive policy does that, as on AWS.
+
+Concurrency: a pipe's pollers scale with the backlog, as Pipes' do (no setting bounds
+them, https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-sqs.html): one
+poller per pipe while the queue is quiet; each poller that finds more messages waiting
+after its receive starts another, up to ``CEAP_LOCAL_PIPE_MAX_POLLERS`` (default 10) per
+pipe, and pollers beyond the first stop once a receive comes back empty. With
+REQUEST_RESPONSE each poller holds one execution at a time.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -30,6 +38,16 @@ _PLACEHOLDER = re.compile(r"<(\$[^<>]*|aws\.pipes\.[a-z.\-]+)>")
 _SCAN_INTERVAL_S = 2.0
 _DESCRIBE_INTERVAL_S = 5.0
 RECEIVE_WAIT_S = 2  # long poll of each receive; tests wait it out (tests/e2e/e2ekit.py)
+#: The most pollers (batches in flight) one pipe runs; AWS scales further with the backlog.
+ENV_MAX_POLLERS = "CEAP_LOCAL_PIPE_MAX_POLLERS"
+DEFAULT_MAX_POLLERS = 10
+
+
+def max_pollers(environ: Any = os.environ) -> int:
+    try:
+        return max(1, int(environ.get(ENV_MAX_POLLERS) or DEFAULT_MAX_POLLERS))
+    except ValueError:
+        return DEFAULT_MAX_POLLERS
 
 
 def _lookup(value: Any, path: str) -> Any:
@@ -109,6 +127,9 @@ class PipePoller:
         self._region = region
         self._stop = threading.Event()
         self._workers: dict[str, threading.Thread] = {}
+        self._max_pollers = max_pollers()
+        self._pollers: dict[str, int] = {}
+        self._pollers_lock = threading.Lock()
         self._thread = threading.Thread(target=self._scan_forever, name="pipes", daemon=True)
 
     def start(self) -> None:
@@ -141,6 +162,32 @@ class PipePoller:
                 worker.start()
 
     def _run_pipe(self, name: str) -> None:
+        """The pipe's first poller; it starts more while a backlog waits (``_scale``)."""
+        with self._pollers_lock:
+            self._pollers[name] = self._pollers.get(name, 0) + 1
+        try:
+            self._poll_pipe(name, first=True)
+        finally:
+            with self._pollers_lock:
+                self._pollers[name] -= 1
+
+    def _scale(self, name: str) -> None:
+        """Start one more poller for ``name`` unless it runs its maximum."""
+        with self._pollers_lock:
+            if self._pollers.get(name, 0) >= self._max_pollers or self._stop.is_set():
+                return
+            self._pollers[name] = self._pollers.get(name, 0) + 1
+
+        def extra() -> None:
+            try:
+                self._poll_pipe(name, first=False)
+            finally:
+                with self._pollers_lock:
+                    self._pollers[name] -= 1
+
+        threading.Thread(target=extra, name=f"pipe-{name}+", daemon=True).start()
+
+    def _poll_pipe(self, name: str, first: bool) -> None:
         pipes, sqs, sfn = self._client("pipes"), self._client("sqs"), self._client("stepfunctions")
         pipe: dict[str, Any] = {}
         queue_url = ""
@@ -168,13 +215,18 @@ class PipePoller:
                     self._stop.wait(_DESCRIBE_INTERVAL_S)
                     continue
             try:
-                self._poll_once(pipe, queue_url, sqs, sfn)
+                received = self._poll_once(pipe, queue_url, sqs, sfn, name)
+                if not received and not first:
+                    return  # the backlog is gone: back to one poller
             except (BotoCoreError, ClientError) as exc:
                 LOG.warning("pipe %s: %s", name, exc)
                 described_at = 0.0
                 self._stop.wait(1)
 
-    def _poll_once(self, pipe: dict[str, Any], queue_url: str, sqs: Any, sfn: Any) -> None:
+    def _poll_once(
+        self, pipe: dict[str, Any], queue_url: str, sqs: Any, sfn: Any, name: str = ""
+    ) -> bool:
+        """One receive and its batch; whether it received anything."""
         source_arn = pipe["Source"]
         region = source_arn.split(":")[3]
         sqs_params = (pipe.get("SourceParameters") or {}).get("SqsQueueParameters") or {}
@@ -187,7 +239,9 @@ class PipePoller:
             MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not received:
-            return
+            return False
+        if name and self._backlog(sqs, queue_url):
+            self._scale(name)
         records = [
             {
                 "messageId": message["MessageId"],
@@ -216,6 +270,14 @@ class PipePoller:
                     for i, m in enumerate(received)
                 ],
             )
+        return True
+
+    @staticmethod
+    def _backlog(sqs: Any, queue_url: str) -> bool:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes.get("ApproximateNumberOfMessages", 0)) > 0
 
     @staticmethod
     def _start_target(state_machine_arn: str, payload: str, invocation: str, sfn: Any) -> bool:

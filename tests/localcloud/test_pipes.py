@@ -13,12 +13,15 @@ from cloudkit import ACCOUNT, unique, wait_for
 from ceap_tf.localcloud.pipes import apply_input_template
 
 ECHO = """
+import time
+
 class StageInputError(Exception):
     pass
 
 def handler(event, context):
     if event.get("poison"):
         raise StageInputError("poison message")
+    time.sleep(event.get("sleep", 0))
     return event
 """
 
@@ -153,3 +156,30 @@ def test_fire_and_forget_pipe_starts_a_standard_execution(
     described = sfn.describe_execution(executionArn=executions[0]["executionArn"])
     assert json.loads(described["input"]) == [{"programId": "p2"}]
     wait_for(lambda: queue_depth(sqs, stack["queue"]) == 0)
+
+
+def test_pollers_scale_with_the_backlog(
+    client: Callable[..., Any], pipe_stack: Callable[[str], dict[str, str]]
+) -> None:
+    """A backlog is worked on by several pollers at once, as Pipes scale theirs."""
+    stack = pipe_stack("EXPRESS")
+    sqs = client("sqs")
+    # Longer than a run, so no message is received twice while its execution runs.
+    sqs.set_queue_attributes(QueueUrl=stack["queue"], Attributes={"VisibilityTimeout": "30"})
+    for i in range(6):
+        sqs.send_message(QueueUrl=stack["queue"], MessageBody=json.dumps({"sleep": 2, "i": i}))
+
+    wait_for(lambda: queue_depth(sqs, stack["queue"]) == 0, timeout=90)
+    events = [json.loads(m) for m in log_messages(client("logs"), stack["log_group"])]
+    timeline = sorted(
+        (int(e["event_timestamp"]), 1 if e["type"] == "ExecutionStarted" else -1)
+        for e in events
+        if e["type"] in ("ExecutionStarted", "ExecutionSucceeded")
+    )
+    running, most = 0, 0
+    for _, step in timeline:
+        running += step
+        most = max(most, running)
+    assert sum(1 for _, step in timeline if step == 1) == 6
+    assert most > 1  # one poller would run them one after another
+    assert queue_depth(sqs, stack["dlq"]) == 0
