@@ -35,6 +35,11 @@ resource "aws_sqs_queue" "queue" {
   visibility_timeout_seconds        = var.queue_visibility_timeout_seconds
   message_retention_seconds         = var.queue_message_retention_seconds
   receive_wait_time_seconds         = 20
+  # A message becomes an execution input (the pipe's one-element batch), and Step
+  # Functions takes at most 256 KiB: SQS allows 1 MiB since 2025, so a larger message
+  # would be accepted here and fail at StartExecution, into the DLQ. Refuse it at
+  # SendMessage instead (hashicorp/aws 5.x defaults to this value; 6.x may not).
+  max_message_size = 262144
 
   redrive_policy = jsonencode({
     deadLetterTargetArn = local.dlq_arn

@@ -101,6 +101,10 @@ run "queues" {
     error_message = "visibility timeout must exceed the 5-minute EXPRESS run held by the pipe"
   }
   assert {
+    condition     = aws_sqs_queue.queue.max_message_size == 262144
+    error_message = "the queue refuses messages over Step Functions' 256 KiB execution input"
+  }
+  assert {
     condition     = aws_sqs_queue.queue.kms_master_key_id == aws_kms_key.this.arn && aws_sqs_queue.dlq.kms_master_key_id == aws_kms_key.this.arn
     error_message = "both queues are encrypted with the workflow key"
   }
