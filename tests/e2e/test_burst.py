@@ -6,7 +6,7 @@ the backlog; no setting bounds them). The realtime workflow (EXPRESS, the module
 defaults) gets a burst of 30 messages: more executions run at once than Lambda lets
 run, stages are throttled (``Lambda.TooManyRequestsException``), and the state
 machine's throttling budget absorbs it: every execution SUCCEEDS, the queue and the DLQ
-end empty.
+end empty. The deployed queue refuses a message over Step Functions' 256 KiB input.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from e2ekit import (
     Ceap,
     client_factory,
@@ -111,3 +112,19 @@ def test_a_burst_on_a_new_account_all_succeeds(
     assert len(started) == BURST
     assert throttles, "the burst never exceeded the account's Lambda concurrency"
     assert _queue_counts(sqs, workflow["dlq_url"]) == (0, 0)
+
+
+def test_the_queue_refuses_a_message_over_the_execution_input_limit(
+    burst: tuple[Ceap, Callable[[str], Any]],
+) -> None:
+    ceap, client = burst
+    workflow = ceap.workflow(NAME)
+    sqs = client("sqs")
+    before = _queue_counts(sqs, workflow["queue_url"])
+
+    with pytest.raises(ClientError) as refused:
+        sqs.send_message(QueueUrl=workflow["queue_url"], MessageBody="x" * (256 * 1024 + 1))
+
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert "262144" in refused.value.response["Error"]["Message"]
+    assert _queue_counts(sqs, workflow["queue_url"]) == before

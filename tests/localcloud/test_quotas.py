@@ -64,6 +64,23 @@ def _throttle_reasons(lam: Any, name: str, calls: int) -> list[str | None]:
         return list(pool.map(call, range(calls)))
 
 
+# --------------------------------------------------------------------------- pure functions
+def test_put_events_entry_size_is_computed_as_eventbridge_does() -> None:
+    entry = {"Source": "a.b", "DetailType": "type", "Detail": '{"k":"\u00e9"}'}
+    assert quotas.entry_size(entry) == 3 + 4 + len('{"k":"\u00e9"}'.encode())
+    # Time counts 14 bytes; each resource its UTF-8 bytes; other fields nothing.
+    timed = {**entry, "Time": 1, "Resources": ["arn:x", "é"], "EventBusName": "bus"}
+    assert quotas.entry_size(timed) == quotas.entry_size(entry) + 14 + 5 + 2
+
+
+def test_concurrency_limit_parsing() -> None:
+    assert quotas.parse_concurrency(None) == quotas.parse_concurrency("") == 1000
+    assert quotas.parse_concurrency("10") == 10
+    for bad in ("0", "-3", "ten", "1.5"):
+        with pytest.raises(ValueError, match="Lambda concurrency limit"):
+            quotas.parse_concurrency(bad)
+
+
 # --------------------------------------------------------------------------- a new account
 @pytest.fixture(scope="module")
 def small_cloud(
