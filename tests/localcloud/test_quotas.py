@@ -18,7 +18,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from cloudkit import ACCOUNT, REGION, TRUST_LAMBDA, unique, wait_for, zip_bytes
+from cloudkit import REGION, TRUST_LAMBDA, unique, wait_for, zip_bytes
 
 from ceap_tf.localcloud import LocalCloud, LocalCloudError, quotas
 
@@ -258,12 +258,37 @@ def test_lambda_response_over_6_mb_is_a_function_error(
 
 
 # --------------------------------------------------------------------------- Step Functions
-def _machine(client: Callable[..., Any], definition: dict[str, Any], kind: str = "STANDARD") -> str:
+@pytest.fixture(scope="module")
+def states_role(client: Callable[..., Any]) -> str:
+    """A role Step Functions may assume, allowed everything (limits are tested, not IAM)."""
+    iam, name = client("iam"), unique("states")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "states.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="all", PolicyDocument=json.dumps(allow))
+    return str(arn)
+
+
+def _machine(
+    client: Callable[..., Any], role: str, definition: dict[str, Any], kind: str = "STANDARD"
+) -> str:
     return str(
         client("stepfunctions").create_state_machine(
             name=unique("quota"),
             definition=json.dumps(definition),
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
+            roleArn=role,
             type=kind,
         )["stateMachineArn"]
     )
@@ -277,9 +302,12 @@ def _input_of(size: int) -> str:
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
 
 
-def test_execution_input_over_256_kib_is_refused(client: Callable[..., Any]) -> None:
+def test_execution_input_over_256_kib_is_refused(
+    client: Callable[..., Any], states_role: str
+) -> None:
     sfn = client("stepfunctions", retries=0)
-    standard, express = _machine(client, PASS), _machine(client, PASS, "EXPRESS")
+    standard = _machine(client, states_role, PASS)
+    express = _machine(client, states_role, PASS, "EXPRESS")
     under = _input_of(quotas.SFN_PAYLOAD_BYTES - 16)
 
     started = sfn.start_execution(stateMachineArn=standard, input=under)
@@ -301,7 +329,7 @@ def test_execution_input_over_256_kib_is_refused(client: Callable[..., Any]) -> 
 
 
 def test_a_state_output_over_256_kib_fails_with_data_limit_exceeded(
-    client: Callable[..., Any],
+    client: Callable[..., Any], states_role: str
 ) -> None:
     sfn = client("stepfunctions", retries=0)
     doubling = {
@@ -315,7 +343,7 @@ def test_a_state_output_over_256_kib_fails_with_data_limit_exceeded(
             "Done": {"Type": "Pass", "End": True},
         },
     }
-    machine = _machine(client, doubling, "EXPRESS")
+    machine = _machine(client, states_role, doubling, "EXPRESS")
 
     small = sfn.start_sync_execution(stateMachineArn=machine, input=_input_of(1000))
     assert small["status"] == "SUCCEEDED"
@@ -325,7 +353,7 @@ def test_a_state_output_over_256_kib_fails_with_data_limit_exceeded(
 
 
 def test_a_lambda_result_over_256_kib_fails_the_task_with_data_limit_exceeded(
-    client: Callable[..., Any], make_function: Callable[..., str]
+    client: Callable[..., Any], make_function: Callable[..., str], states_role: str
 ) -> None:
     sfn = client("stepfunctions", retries=0)
     function = make_function({"app.py": BIG_RESULT})
@@ -340,7 +368,7 @@ def test_a_lambda_result_over_256_kib_fails_the_task_with_data_limit_exceeded(
             }
         },
     }
-    machine = _machine(client, definition, "EXPRESS")
+    machine = _machine(client, states_role, definition, "EXPRESS")
 
     ok = sfn.start_sync_execution(stateMachineArn=machine, input=json.dumps({"bytes": 1000}))
     assert ok["status"] == "SUCCEEDED"
