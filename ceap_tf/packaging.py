@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ceap_tf.awsfacts import LAMBDA_RUNTIME_PACKAGES
 from ceap_tf.errors import ToolMissing, UsageProblem
 from ceap_tf.files import write_text_atomic
 from ceap_tf.project import Project
@@ -50,9 +51,7 @@ FORMAT_VERSION = "1"
 MANIFEST = "artifacts.json"
 CACHE_ENV = "CEAP_WHEEL_CACHE"
 #: In every Lambda Python runtime already; skipped unless requirements.txt pins them.
-RUNTIME_PROVIDED = frozenset(
-    {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
-)
+RUNTIME_PROVIDED = frozenset(LAMBDA_RUNTIME_PACKAGES)
 _EXCLUDED_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 _EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".so.dSYM")
 _EXCLUDED_NAMES = {".DS_Store", "Thumbs.db"}

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ceap_tf.errors import CeapError, TargetUnavailable, ToolMissing, UsageProblem
+from ceap_tf.localcloud.identity import LOCAL_CREDENTIAL, LOCAL_REGION
 
 if TYPE_CHECKING:
     import boto3
@@ -35,8 +36,6 @@ STATE_BUCKET_ENV = "CEAP_STATE_BUCKET"
 TFC_ORG_ENV = "TF_CLOUD_ORGANIZATION"
 #: Use an already running endpoint for the local target instead of starting the cloud.
 LOCAL_ENDPOINT_ENV = "CEAP_LOCAL_ENDPOINT"
-LOCAL_REGION = "us-east-1"
-LOCAL_CREDENTIAL = "test"
 DEFAULT_TFC_WORKSPACE = "ceap-{env}"
 STATE_KEY = "ceap/{env}/terraform.tfstate"
 

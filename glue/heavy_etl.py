@@ -62,7 +62,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
-from ceap_stages import contract
+from ceap_stages import contract, faults
 from ceap_stages.errors import StageConfigError, StageError, StageInputError, StageTransientError
 
 FEATURES: tuple[str, ...] = (
@@ -97,18 +97,6 @@ _PARTITIONED = re.compile(r"^dt=([^/]+)/[^/]+$")
 _EPOCH = date(1970, 1, 1)
 _JSON_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson", ".ndjson.gz")
 _PARQUET_SUFFIXES = (".parquet", ".snappy.parquet")
-_TRANSIENT_CODES = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "RequestTimeout",
-        "InternalError",
-        "ServiceUnavailable",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-    }
-)
 
 
 # --------------------------------------------------------------------------- arguments
@@ -503,10 +491,10 @@ def _s3_client() -> Any:
 
 def _aws_error(exc: Exception, what: str) -> StageError:
     """Map a botocore fault to the stage error family (transient faults are retried)."""
-    response = getattr(exc, "response", None) or {}
-    code = str(response.get("Error", {}).get("Code", ""))
-    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    if code in _TRANSIENT_CODES or status >= 500 or status == 429 or not response:
+    code = faults.error_code(exc)
+    # The stages' rule decides for AWS answers; a fault with no AWS answer at all (a
+    # connection or file system error on the way) is retried too.
+    if faults.is_transient(exc) or not faults.aws_response(exc):
         return StageTransientError(f"{what}: {exc}")
     if code in ("NoSuchBucket", "AccessDenied", "403", "InvalidAccessKeyId"):
         return StageConfigError(f"{what}: {code}: {exc}")

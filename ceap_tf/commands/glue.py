@@ -22,58 +22,27 @@ import click
 from ceap_tf.app import App, json_option, pass_app, target_options
 
 
-def job_argv(
-    script: str,
+def job_arguments(
     *,
     bucket: str,
     execution_id: str,
-    job_name: str,
     history_uri: str | None,
     previous_stage: str,
     io_mode: str,
     target_partition_mb: int,
     lookback_days: int,
-) -> list[str]:
-    """The command line Glue (and the local cloud) would run the script with."""
-    argv = [
-        sys.executable,
-        script,
-        "--JOB_NAME",
-        job_name,
-        "--JOB_RUN_ID",
-        f"run-local-{int(time.time())}",
-        "--execution_id",
-        execution_id,
-        "--workflow_bucket",
-        bucket,
-        "--previous_stage",
-        previous_stage,
-        "--current_stage",
-        "HeavyETL",
-        "--history_uri",
-        history_uri or f"s3://{bucket}/history/",
-        "--io_mode",
-        io_mode,
-        "--target_partition_mb",
-        str(target_partition_mb),
-        "--lookback_days",
-        str(lookback_days),
-    ]
-    return argv
-
-
-def _environment(app: App) -> dict[str, str]:
-    env = dict(os.environ)
-    for key, value in app.target.terraform_env().items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    stage_root = str(app.project.stage_src.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [stage_root, env.get("PYTHONPATH")]))
-    env.setdefault("PYSPARK_PYTHON", sys.executable)
-    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    return env
+) -> dict[str, str]:
+    """The arguments the state machine and the job's defaults would give the run."""
+    return {
+        "--execution_id": execution_id,
+        "--workflow_bucket": bucket,
+        "--previous_stage": previous_stage,
+        "--current_stage": "HeavyETL",
+        "--history_uri": history_uri or f"s3://{bucket}/history/",
+        "--io_mode": io_mode,
+        "--target_partition_mb": str(target_partition_mb),
+        "--lookback_days": str(lookback_days),
+    }
 
 
 @click.group("glue")
@@ -129,19 +98,29 @@ def run_local(
         bucket = f"ceap-workflow-{check_name(workflow)}-{app.target.account_id}"
     bucket = str(bucket)
     job_name = f"ceap-workflow-{workflow}-heavy-etl" if workflow else "ceap-heavy-etl-run-local"
-    argv = job_argv(
-        str(script),
+    from ceap_tf.localcloud.glue_runner import job_command, job_environment
+
+    arguments = job_arguments(
         bucket=bucket,
         execution_id=execution_id,
-        job_name=job_name,
         history_uri=history_uri,
         previous_stage=previous_stage,
         io_mode=io_mode,
         target_partition_mb=target_partition_mb,
         lookback_days=lookback_days,
     )
+    run_id = f"run-local-{int(time.time())}"
+    argv = job_command(sys.executable, str(script), job_name, run_id, arguments)
+    env = job_environment(
+        os.environ,
+        app.target.terraform_env(),
+        python=sys.executable,
+        python_path=[str(app.project.stage_src.parent)],
+        job_name=job_name,
+        run_id=run_id,
+    )
     app.say(f"HeavyETL for {execution_id} in s3://{bucket}/ on {app.target.describe()}")
-    last = _stream(argv, _environment(app), show_spark=app.verbose > 0, app=app)
+    last = _stream(argv, env, show_spark=app.verbose > 0, app=app)
     if last[0] != 0:
         raise CheckFailed(f"HeavyETL failed (exit {last[0]}): {last[1]}")
     manifest = _manifest(app, bucket, execution_id)

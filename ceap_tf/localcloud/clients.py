@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from ceap_tf.localcloud.lambda_runtime import TEST_CREDENTIALS
+from ceap_tf.localcloud.identity import LOCAL_CREDENTIAL
 
 
 def local_client(service: str, endpoint: str, region: str, config: Config | None = None) -> Any:
@@ -16,7 +16,7 @@ def local_client(service: str, endpoint: str, region: str, config: Config | None
         service,
         endpoint_url=endpoint,
         region_name=region,
-        aws_access_key_id=TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_access_key_id=LOCAL_CREDENTIAL,
+        aws_secret_access_key=LOCAL_CREDENTIAL,
         config=config,
     )

@@ -32,7 +32,7 @@ from urllib.parse import urlparse
 from botocore.config import Config
 
 from ceap_tf.localcloud.clients import local_client
-from ceap_tf.localcloud.lambda_runtime import TEST_CREDENTIALS
+from ceap_tf.localcloud.identity import LOCAL_CREDENTIALS
 
 StateCallback = Callable[[str, str | None], None]
 LogCallback = Callable[[str, str, list[tuple[int, str]]], None]
@@ -56,6 +56,53 @@ def log_destinations(run_id: str, arguments: dict[str, str]) -> tuple[str, str, 
     prefix = (arguments.get("--custom-logGroup-prefix") or DEFAULT_LOG_GROUP_PREFIX).rstrip("/")
     stream = arguments.get("--custom-logStream-prefix") or run_id
     return f"{prefix}/output", f"{prefix}/error", f"{stream}-driver"
+
+
+def job_command(
+    python: str, script: str, job_name: str, run_id: str, arguments: Mapping[str, str]
+) -> list[str]:
+    """The command line of a job run, as Glue starts the script: name, run id, arguments.
+
+    The one owner of how a job run is invoked: the local cloud's job runs and
+    ``ceap-tf glue run-local`` both build their command here.
+    """
+    argv = [python, script, "--JOB_NAME", job_name, "--JOB_RUN_ID", run_id]
+    for key, value in arguments.items():
+        argv += [key, str(value)]
+    return argv
+
+
+def job_environment(
+    base: Mapping[str, str],
+    aws: Mapping[str, str | None],
+    *,
+    python: str,
+    python_path: list[str],
+    job_name: str,
+    run_id: str,
+) -> dict[str, str]:
+    """The environment of a job run: ``base``, then ``aws`` (None removes), then Spark's.
+
+    ``python_path`` comes first on ``PYTHONPATH`` (the script's ``--extra-py-files``);
+    PySpark's driver and workers run ``python``; Spark binds to the loopback address.
+    """
+    env = dict(base)
+    for key, value in aws.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join(filter(None, [*python_path, base.get("PYTHONPATH")])),
+            "PYSPARK_PYTHON": python,
+            "PYSPARK_DRIVER_PYTHON": python,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "GLUE_JOB_NAME": job_name,
+            "GLUE_JOB_RUN_ID": run_id,
+        }
+    )
+    return env
 
 
 def pyspark_available() -> bool:
@@ -164,24 +211,23 @@ class GlueRunner:
         for uri in filter(None, (part.strip() for part in extra.split(","))):
             python_path.append(str(self._download(s3, uri, work)))
 
-        argv = [self._python, str(script), "--JOB_NAME", spec.job_name, "--JOB_RUN_ID", spec.run_id]
-        for key, value in spec.arguments.items():
-            argv += [key, str(value)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
-        env.update(TEST_CREDENTIALS)
-        env.update(
-            {
-                "AWS_ENDPOINT_URL": self._endpoint,
-                "AWS_REGION": spec.region,
-                "AWS_DEFAULT_REGION": spec.region,
-                "AWS_EC2_METADATA_DISABLED": "true",
-                "PYTHONPATH": os.pathsep.join(python_path),
-                "PYSPARK_PYTHON": self._python,
-                "PYSPARK_DRIVER_PYTHON": self._python,
-                "SPARK_LOCAL_IP": "127.0.0.1",
-                "GLUE_JOB_NAME": spec.job_name,
-                "GLUE_JOB_RUN_ID": spec.run_id,
-            }
+        argv = job_command(self._python, str(script), spec.job_name, spec.run_id, spec.arguments)
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+        base.pop("PYTHONPATH", None)
+        aws: dict[str, str | None] = {
+            **LOCAL_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self._endpoint,
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        env = job_environment(
+            base,
+            aws,
+            python=self._python,
+            python_path=python_path,
+            job_name=spec.job_name,
+            run_id=spec.run_id,
         )
         on_state("RUNNING", None)
         stdout_path, stderr_path = work / "stdout.log", work / "stderr.log"

@@ -38,25 +38,15 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, Protocol
 
+from ceap_tf.awsfacts import LAMBDA_RUNTIME_PACKAGES
 from ceap_tf.localcloud import lambda_bootstrap
+from ceap_tf.localcloud.identity import LOCAL_CREDENTIALS
 from ceap_tf.localcloud.interpreters import RuntimeUnavailable, interpreter_for
 
 #: Modules a Lambda Python runtime provides besides the standard library.
-RUNTIME_MODULES: tuple[str, ...] = (
-    "boto3",
-    "botocore",
-    "s3transfer",
-    "jmespath",
-    "dateutil",
-    "urllib3",
-    "six",
-)
+RUNTIME_MODULES: tuple[str, ...] = tuple(LAMBDA_RUNTIME_PACKAGES.values())
 #: Credentials every emulated function sees (the local cloud accepts any).
-TEST_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_SESSION_TOKEN": "test",
-}
+TEST_CREDENTIALS = LOCAL_CREDENTIALS
 IDLE_WORKER_TTL_S = 900.0
 MAX_IDLE_WORKERS = 16
 _MARKER_WAIT_S = 2.0

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ceap_tf.awsfacts import glue_dpus
 from ceap_tf.localcloud import policies, quotas
 from ceap_tf.localcloud.glue_runner import GlueRunner, GlueRunSpec
 from ceap_tf.localcloud.lambda_runtime import FunctionSpec, LambdaRuntime, LayerSpec
@@ -881,7 +882,6 @@ _GLUE_JOB_FIELDS = {
     "ExecutionClass": "execution_class",
     "SourceControlDetails": "source_control_details",
 }
-_GLUE_WORKER_DPU = {"G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0}
 
 
 def _patch_glue() -> None:
@@ -992,7 +992,7 @@ def _apply_glue_defaults(job: Any, explicit_execution_class: Any) -> None:
     if job.max_retries is None:
         job.max_retries = 0
     if job.worker_type and job.number_of_workers:
-        job.max_capacity = _GLUE_WORKER_DPU.get(job.worker_type, 1.0) * job.number_of_workers
+        job.max_capacity = glue_dpus(job.worker_type, job.number_of_workers)
         job.allocated_capacity = int(job.max_capacity)
     if isinstance(job.command, dict) and job.command.get("Name") in ("glueetl", "gluestreaming"):
         job.command.setdefault("PythonVersion", "3")

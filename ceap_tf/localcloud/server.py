@@ -32,10 +32,11 @@ from ceap_tf.localcloud.faults import (
     describe_request,
     error_response,
 )
+from ceap_tf.localcloud.identity import LOCAL_CREDENTIALS, LOCAL_REGION
 
 HEALTH_PATH = "/_ceap/health"
 FAULTS_PATH = "/_ceap/faults"
-REGION = "us-east-1"
+REGION = LOCAL_REGION
 
 
 class CeapMiddleware:
@@ -135,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         os.environ.pop(key, None)
-    os.environ.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
+    os.environ.update(
+        {key: LOCAL_CREDENTIALS[key] for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from ceap_stages import contract
 from ceap_stages.contract import Manifest
+from ceap_tf.awsfacts import glue_dpus
 from ceap_tf.operations.history import (
     ExecutionRecord,
     Failure,
@@ -22,9 +23,6 @@ from ceap_tf.operations.history import (
 )
 from ceap_tf.operations.workflow import Workflow
 from ceap_tf.target import aws_errors
-
-#: DPU per worker of each Glue worker type (https://docs.aws.amazon.com/glue/latest/dg/add-job.html).
-GLUE_WORKER_DPU = {"G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0}
 
 
 @dataclass
@@ -99,7 +97,7 @@ def dpu_seconds(run: dict[str, Any]) -> float | None:
     seconds = run.get("ExecutionTime")
     capacity = run.get("MaxCapacity")
     if capacity is None and run.get("WorkerType") and run.get("NumberOfWorkers"):
-        capacity = GLUE_WORKER_DPU.get(run["WorkerType"], 1.0) * run["NumberOfWorkers"]
+        capacity = glue_dpus(run["WorkerType"], run["NumberOfWorkers"])
     if seconds is None or capacity is None:
         return None
     return float(seconds) * float(capacity)

@@ -1,4 +1,4 @@
-"""AWS clients and the one rule that decides whether an AWS fault is transient.
+"""AWS clients, and the transient-fault rule (``ceap_stages.faults``) re-exported.
 
 Clients are created lazily and reused for the life of the process (Lambda keeps
 them warm between invocations). Endpoint, region, credentials and botocore's own
@@ -20,64 +20,24 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (
-    ClientError,
-    ConnectionError,
-    HTTPClientError,
-    IncompleteReadError,
-)
 
 from ceap_stages import config
+from ceap_stages.faults import TRANSIENT_ERROR_CODES, aws_response, error_code, is_transient
 
-#: Error codes AWS uses for throttling or for faults on its side.
-TRANSIENT_ERROR_CODES: frozenset[str] = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "TransactionInProgressException",
-        "InternalError",
-        "InternalFailure",
-        "InternalServerError",
-        "InternalServerException",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
-
-
-def error_code(exc: BaseException) -> str:
-    """The AWS error code of a ``ClientError`` ('' for anything else)."""
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def is_transient(exc: BaseException) -> bool:
-    """True for throttling, 5xx, timeouts and connection faults from botocore."""
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return error_code(exc) in TRANSIENT_ERROR_CODES or status >= 500 or status == 429
-    # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError,
-    # ConnectionClosedError, ResponseStreamingError and friends.
-    return isinstance(exc, ConnectionError | HTTPClientError | IncompleteReadError)
+__all__ = [
+    "TRANSIENT_ERROR_CODES",
+    "Clients",
+    "backoff_sleep",
+    "describe",
+    "error_code",
+    "is_transient",
+]
 
 
 def describe(exc: BaseException) -> str:
     """One line naming an AWS fault: code and message, or the botocore error text."""
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
+    if aws_response(exc):
+        err = aws_response(exc).get("Error") or {}
         return f"{err.get('Code', 'ClientError')}: {err.get('Message', '')}".strip()
     return f"{type(exc).__name__}: {exc}"
 
