@@ -6,7 +6,40 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
+
+from ceap_tf.localcloud.identity import LOCAL_CREDENTIAL, LOCAL_REGION
+
+
+def local_client(
+    service: str,
+    endpoint: str,
+    *,
+    region: str = LOCAL_REGION,
+    retries: int | None = None,
+    read_timeout: float | None = None,
+) -> Any:
+    """The one boto3 setup of the test suites: a client of a local endpoint.
+
+    The local cloud or a moto server, with the local cloud's credentials, path-style
+    S3 and no host prefix (an IP endpoint has no ``sync-`` host); ``retries`` counts
+    retries after the first attempt (botocore's default when None).
+    """
+    options: dict[str, Any] = {"inject_host_prefix": False, "s3": {"addressing_style": "path"}}
+    if retries is not None:
+        options["retries"] = {"total_max_attempts": retries + 1, "mode": "standard"}
+    if read_timeout is not None:
+        options["read_timeout"] = read_timeout
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=LOCAL_CREDENTIAL,
+        aws_secret_access_key=LOCAL_CREDENTIAL,
+        config=Config(**options),
+    )
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from awskit import local_client
+
 FIXTURES = Path(__file__).parent / "fixtures"
 ACCOUNT = "123456789012"  # moto's account id
 
@@ -31,15 +33,7 @@ class MotoServer:
         urllib.request.urlopen(request, timeout=10).read()
 
     def client(self, service: str) -> Any:
-        import boto3
-
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        return local_client(service, self.endpoint)
 
     def stop(self) -> None:
         self.server.stop()

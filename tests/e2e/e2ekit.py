@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import awskit
-import boto3
 import pytest
 from awskit import log_messages, queue_depth  # noqa: F401 - the suite imports them from here
-from botocore.config import Config
 from click.testing import CliRunner, Result
 
 from benchmarks.project import IGNORED, copy_project
@@ -102,19 +100,7 @@ class Ceap:
 
 def client_factory(endpoint: str, region: str = "us-east-1") -> Callable[[str], Any]:
     def make(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=endpoint,
-            region_name=region,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(
-                inject_host_prefix=False,
-                s3={"addressing_style": "path"},
-                retries={"total_max_attempts": 3, "mode": "standard"},
-                read_timeout=330,
-            ),
-        )
+        return awskit.local_client(service, endpoint, region=region, retries=2, read_timeout=330)
 
     return make
 

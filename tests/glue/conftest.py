@@ -16,9 +16,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
+from awskit import local_client
 from gluekit import JOB_PATH, REGION, Location, load_job
 
 AWS_ENV = (
@@ -61,12 +60,7 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="package")
 def s3(moto_endpoint: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name=REGION,
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    return local_client("s3", moto_endpoint, region=REGION)
 
 
 @pytest.fixture(scope="package")

@@ -6,9 +6,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
+from awskit import local_client
 from cloudkit import REGION, TRUST_LAMBDA, unique, zip_bytes
 
 from ceap_tf.localcloud import LocalCloud
@@ -32,19 +31,7 @@ def client(endpoint: str) -> Callable[..., Any]:
     """``client("s3", retries=0)`` -> a boto3 client of the local cloud."""
 
     def make(service: str, retries: int = 2) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=endpoint,
-            region_name=REGION,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(
-                inject_host_prefix=False,
-                retries={"total_max_attempts": retries + 1, "mode": "standard"},
-                s3={"addressing_style": "path"},
-                read_timeout=120,
-            ),
-        )
+        return local_client(service, endpoint, region=REGION, retries=retries, read_timeout=120)
 
     return make
 
