@@ -2,9 +2,12 @@
 
 Prices are AWS list prices for us-east-1 (on-demand, x86, no free tier), as
 published in 2025; they are a documented table here, not fetched. The shape is the
-workflow type (EXPRESS or STANDARD), its stages, and the Glue job sizing read from
-``modules/glue_job`` defaults. Per-execution volume (records, seconds per stage,
-Glue minutes) comes from options. The estimate is a planning aid, not a bill.
+workflow type (EXPRESS or STANDARD) and what the modules deploy for it, read from
+their source (``read_shape``): stage memory, the alarms of the type, the
+``executions/`` expiry and the Glue job sizing. When the modules cannot be read the
+estimate fails with one line naming what it looked for; it never falls back to a
+copy of those numbers. Per-execution volume (records, seconds per stage, Glue
+minutes) comes from options. The estimate is a planning aid, not a bill.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ceap_tf import hcl
+from ceap_tf.awsfacts import glue_dpus
+from ceap_tf.errors import UsageProblem
 from ceap_tf.project import Project, Workflow
 
 #: USD list prices (us-east-1). Keep docs/CLI.md in step when changing one.
@@ -39,18 +44,20 @@ PRICES: dict[str, float] = {
     "kms_key_per_month": 1.00,
 }
 
-#: Memory (MB) per Lambda stage when the modules cannot be read: the EXPRESS defaults.
-LAMBDA_MEMORY_MB = {"ETL": 1024, "Filter": 512, "Score": 1024, "Store": 1024, "Reactive": 512}
+#: The Lambda stages, in order.
+LAMBDA_STAGES = ("ETL", "Filter", "Score", "Store", "Reactive")
 #: Where the modules size the stages: file, locals map (``Stage = { memory_size = N }``).
 STAGE_SIZES = {
     "EXPRESS": ("stage_lambda/main.tf", "stage_defaults"),
     "STANDARD": ("workflow/main.tf", "standard_stage_sizes"),
 }
+#: Where the modules define the alarms, the expiry and the Glue sizing a workflow gets.
+ALARMS_FILE = "workflow/alarms.tf"
+WORKFLOW_VARIABLES = "workflow/variables.tf"
 _STAGE_MEMORY = re.compile(r"(\w+)\s*=\s*\{\s*memory_size\s*=\s*(\d+)")
-DPU_PER_WORKER = {"G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0}
+_STANDARD_ONLY = re.compile(r"local\.is_standard\s*\?\s*1\s*:\s*0")
 EXPRESS_MIN_MEMORY_GB = 0.064  # Express duration is billed in 64 MB steps
 RECORD_BYTES = 1024  # a candidate line, roughly
-ALARMS = 4  # failure rate, duration, DLQ depth, Glue failures
 LOG_BYTES_PER_STATE = 2048  # state machine log level ALL with execution data
 POLLS_PER_MONTH = 30 * 24 * 3600 / 20  # the pipe's long polls of an idle queue
 DEFAULT_EXECUTIONS = {"EXPRESS": 100_000, "STANDARD": 30}
@@ -72,7 +79,21 @@ class GlueShape:
 
     @property
     def dpus(self) -> float:
-        return DPU_PER_WORKER.get(self.worker_type, 1.0) * self.workers
+        return glue_dpus(self.worker_type, self.workers)
+
+
+@dataclass(frozen=True)
+class WorkflowShape:
+    """What the modules deploy for one workflow type, as far as cost goes."""
+
+    memory_mb: dict[str, int]
+    alarms: int
+    executions_expiration_days: int
+    glue: GlueShape | None
+
+
+class ShapeUnreadable(UsageProblem):
+    """The modules do not say what the estimate needs (renamed or moved)."""
 
 
 @dataclass
@@ -99,39 +120,96 @@ class Estimate:
         }
 
 
-def glue_shape(modules_dir: Path) -> GlueShape:
-    """Worker type and count from ``modules/glue_job`` variable defaults."""
-    shape = GlueShape()
-    path = modules_dir / "glue_job" / "variables.tf"
+def _read(modules_dir: Path, relative: str) -> str:
+    path = modules_dir / relative
     if not path.is_file():
-        return shape
-    for block in hcl.blocks(path.read_text(), "variable"):
-        default = hcl.attributes(block.body).get("default", "")
-        if block.labels == ("worker_type",) and (value := hcl.string_literal(default)):
-            shape.worker_type = value
-        elif block.labels == ("number_of_workers",) and default.isdigit():
-            shape.workers = int(default)
-    return shape
+        raise ShapeUnreadable(f"cost: {path} not found (the estimate reads the modules)")
+    return path.read_text()
+
+
+def _variable(modules_dir: Path, name: str) -> dict[str, str]:
+    for block in hcl.blocks(_read(modules_dir, WORKFLOW_VARIABLES), "variable"):
+        if block.labels == (name,):
+            return hcl.attributes(block.body)
+    raise ShapeUnreadable(f"cost: no variable {name!r} in modules/{WORKFLOW_VARIABLES}")
+
+
+def glue_shape(modules_dir: Path) -> GlueShape:
+    """Worker type and count a workflow's Glue job gets: ``modules/workflow``'s defaults."""
+    type_expr = _variable(modules_dir, "glue_job").get("type", "")
+    worker = re.search(r'\bworker_type\s*=\s*optional\(\s*string\s*,\s*"([^"]+)"\s*\)', type_expr)
+    count = re.search(r"\bnumber_of_workers\s*=\s*optional\(\s*number\s*,\s*(\d+)\s*\)", type_expr)
+    if not worker or not count:
+        raise ShapeUnreadable(
+            f"cost: modules/{WORKFLOW_VARIABLES} variable glue_job has no default "
+            "worker_type and number_of_workers"
+        )
+    return GlueShape(worker_type=worker.group(1), workers=int(count.group(1)))
 
 
 def stage_memory(modules_dir: Path, workflow_type: str) -> dict[str, int]:
     """Memory (MB) per Lambda stage as the modules size them for ``workflow_type``."""
     relative, name = STAGE_SIZES[workflow_type]
-    path = modules_dir / relative
-    if path.is_file():
-        for block in hcl.blocks(path.read_text(), "locals"):
-            if expression := hcl.attributes(block.body).get(name):
-                sizes = {stage: int(mb) for stage, mb in _STAGE_MEMORY.findall(expression)}
-                if set(sizes) == set(LAMBDA_MEMORY_MB):
-                    return sizes
-    return dict(LAMBDA_MEMORY_MB)
+    for block in hcl.blocks(_read(modules_dir, relative), "locals"):
+        if expression := hcl.attributes(block.body).get(name):
+            sizes = {stage: int(mb) for stage, mb in _STAGE_MEMORY.findall(expression)}
+            if set(sizes) == set(LAMBDA_STAGES):
+                return {stage: sizes[stage] for stage in LAMBDA_STAGES}
+            raise ShapeUnreadable(
+                f"cost: locals {name} in modules/{relative} does not size every stage "
+                f"({', '.join(LAMBDA_STAGES)})"
+            )
+    raise ShapeUnreadable(f"cost: no locals {name} (stage memory) in modules/{relative}")
+
+
+def alarm_count(modules_dir: Path, workflow_type: str) -> int:
+    """CloudWatch alarms a workflow of ``workflow_type`` gets from ``modules/workflow``."""
+    count = 0
+    for block in hcl.blocks(_read(modules_dir, ALARMS_FILE), "resource"):
+        if block.labels[:1] != ("aws_cloudwatch_metric_alarm",):
+            continue
+        counted = hcl.attributes(block.body).get("count")
+        if counted is None:
+            count += 1
+        elif _STANDARD_ONLY.fullmatch(counted):
+            count += workflow_type == "STANDARD"
+        else:
+            raise ShapeUnreadable(
+                f"cost: alarm {block.labels[1]} in modules/{ALARMS_FILE} has a count "
+                f"the estimate cannot read ({counted})"
+            )
+    if count == 0:
+        raise ShapeUnreadable(f"cost: no aws_cloudwatch_metric_alarm in modules/{ALARMS_FILE}")
+    return count
+
+
+def executions_expiration_days(modules_dir: Path) -> int:
+    """Days a run's stage data stays under ``executions/`` (``modules/workflow`` default)."""
+    default = _variable(modules_dir, "executions_expiration_days").get("default", "")
+    if not default.isdigit():
+        raise ShapeUnreadable(
+            f"cost: variable executions_expiration_days in modules/{WORKFLOW_VARIABLES} "
+            "has no number default"
+        )
+    return int(default)
+
+
+def read_shape(modules_dir: Path, workflow_type: str) -> WorkflowShape:
+    """Everything the estimate reads from the modules for ``workflow_type``."""
+    return WorkflowShape(
+        memory_mb=stage_memory(modules_dir, workflow_type),
+        alarms=alarm_count(modules_dir, workflow_type),
+        executions_expiration_days=executions_expiration_days(modules_dir),
+        glue=glue_shape(modules_dir) if workflow_type == "STANDARD" else None,
+    )
 
 
 def estimate(project: Project, workflow: Workflow, assumptions: Assumptions) -> Estimate:
     p = PRICES
     n = assumptions.executions_per_month
     records = assumptions.records_per_execution
-    memory = stage_memory(project.modules_dir, workflow.type)
+    shape = read_shape(project.modules_dir, workflow.type)
+    memory = shape.memory_mb
     lambda_stages = list(memory)
     standard = workflow.type == "STANDARD"
     states = len(lambda_stages) + (1 if standard else 0)
@@ -153,15 +231,16 @@ def estimate(project: Project, workflow: Workflow, assumptions: Assumptions) -> 
     items["Lambda (5 stages)"] = n * (
         len(lambda_stages) * p["lambda_per_request"] + gb_seconds * p["lambda_per_gb_second"]
     )
-    if standard:
-        result.glue = glue_shape(project.modules_dir)
+    if shape.glue is not None:
+        result.glue = shape.glue
         billed_minutes = max(assumptions.glue_minutes, 1.0)  # 1-minute minimum
         items["Glue HeavyETL"] = n * result.glue.dpus * billed_minutes / 60 * p["glue_per_dpu_hour"]
     parts = max(1, math.ceil(records * RECORD_BYTES / (64 * 1024 * 1024)))
     requests = states * (parts + 1)  # data parts + manifest per stage
     items["S3 requests"] = n * requests * (p["s3_put_per_request"] + p["s3_get_per_request"])
-    stored_gb = n * records * RECORD_BYTES * states / 1024**3 * (7 / 30)  # 7-day expiry
-    items["S3 storage (executions/, 7 days)"] = stored_gb * p["s3_per_gb_month"]
+    days = shape.executions_expiration_days
+    stored_gb = n * records * RECORD_BYTES * states / 1024**3 * min(days / 30, 1.0)
+    items[f"S3 storage (executions/, {days} days)"] = stored_gb * p["s3_per_gb_month"]
     items["SQS + EventBridge Pipe"] = (
         n * 3 * p["sqs_per_request"] + POLLS_PER_MONTH * 2 * p["sqs_per_request"]
     ) + n * p["pipes_per_request"]
@@ -173,6 +252,6 @@ def estimate(project: Project, workflow: Workflow, assumptions: Assumptions) -> 
     items["CloudWatch Logs"] = log_bytes / 1024**3 * p["logs_per_gb_ingested"]
     items["X-Ray traces"] = n * p["xray_per_trace"]
     items["Alarms, dashboard, KMS key"] = (
-        ALARMS * p["alarm_per_month"] + p["dashboard_per_month"] + p["kms_key_per_month"]
+        shape.alarms * p["alarm_per_month"] + p["dashboard_per_month"] + p["kms_key_per_month"]
     )
     return result

@@ -155,7 +155,8 @@ def test_cost_reflects_type_and_volume() -> None:
     # stage_lambda defaults EXPRESS uses.
     standard_mb = cost.stage_memory(project.modules_dir, "STANDARD")
     assert standard_mb == dict(ETL=2048, Filter=1024, Score=2048, Store=1024, Reactive=512)
-    assert cost.stage_memory(project.modules_dir, "EXPRESS") == cost.LAMBDA_MEMORY_MB
+    express_mb = cost.stage_memory(project.modules_dir, "EXPRESS")
+    assert express_mb == dict(ETL=1024, Filter=512, Score=1024, Store=1024, Reactive=512)
     assert small.items["Lambda (5 stages)"] == pytest.approx(
         30 * (5 * cost.PRICES["lambda_per_request"]
               + sum(standard_mb.values()) / 1024 * cost.PRICES["lambda_per_gb_second"])
@@ -166,6 +167,79 @@ def test_cost_reflects_type_and_volume() -> None:
     assert "Glue HeavyETL" not in express.items
     requests = express.items["Step Functions (express requests + duration)"]
     assert requests > 1_000_000 * cost.PRICES["sfn_express_per_request"]
+
+
+def _modules_copy(tmp_path: Path) -> Project:
+    """A project whose modules/ is a copy the test may edit (envs/ stay the repo's)."""
+    import shutil
+
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "modules", root / "modules")
+    shutil.copytree(REPO / "envs", root / "envs")
+    return Project(root)
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_cost_reads_the_module_shape(tmp_path: Path) -> None:
+    project = _modules_copy(tmp_path)
+    modules = project.modules_dir
+    batch, realtime = project.workflow("batch"), project.workflow("realtime")
+    volume = cost.Assumptions(executions_per_month=1000)
+    before = cost.estimate(project, batch, volume)
+    express_before = cost.estimate(project, realtime, volume)
+    # The Glue failure alarm exists for STANDARD only.
+    assert cost.read_shape(modules, "STANDARD").alarms == 4
+    assert cost.read_shape(modules, "EXPRESS").alarms == 3
+    assert cost.read_shape(modules, "STANDARD").executions_expiration_days == 7
+    _edit(modules / "stage_lambda/main.tf", "ETL      = { memory_size = 1024,",
+          "ETL      = { memory_size = 4096,")  # fmt: skip
+    _edit(modules / "workflow/variables.tf", "optional(number, 2)", "optional(number, 10)")
+    _edit(modules / "workflow/variables.tf", "  default     = 7\n", "  default     = 30\n")
+    after = cost.estimate(project, batch, volume)
+    express_after = cost.estimate(project, realtime, volume)
+    lambdas = "Lambda (5 stages)"
+    assert express_after.items[lambdas] > express_before.items[lambdas]
+    assert after.items[lambdas] == before.items[lambdas]  # STANDARD sizes its own stages
+    assert after.glue is not None and after.glue.workers == 10
+    assert after.items["Glue HeavyETL"] == pytest.approx(5 * before.items["Glue HeavyETL"])
+    assert after.items["S3 storage (executions/, 30 days)"] == pytest.approx(
+        30 / 7 * before.items["S3 storage (executions/, 7 days)"]
+    )
+
+
+GLUE_ALARM_COUNT = (
+    'resource "aws_cloudwatch_metric_alarm" "glue_failed" {\n  count = local.is_standard ? 1 : 0'
+)
+
+
+@pytest.mark.parametrize(
+    ("workflow", "relative", "old", "new", "message"),
+    [
+        ("realtime", "stage_lambda/main.tf", "stage_defaults = {", "stage_sizes = {",
+         "no locals stage_defaults"),
+        ("batch", "workflow/variables.tf", 'variable "glue_job"', 'variable "heavy_job"',
+         "no variable 'glue_job'"),
+        ("batch", "workflow/alarms.tf", GLUE_ALARM_COUNT,
+         GLUE_ALARM_COUNT.replace("local.is_standard ? 1 : 0", "var.glue_alarms"),
+         "alarm glue_failed"),
+    ],
+)  # fmt: skip
+def test_cost_fails_clearly_when_the_modules_cannot_be_read(  # noqa: PLR0917
+    tmp_path: Path, workflow: str, relative: str, old: str, new: str, message: str
+) -> None:
+    project = _modules_copy(tmp_path)
+    _edit(project.modules_dir / relative, old, new)
+    runner = CliRunner()
+    result = runner.invoke(main, ["--project-dir", str(project.root), "cost", workflow])
+    assert result.exit_code != 0
+    assert message in result.output and "Traceback" not in result.output
+    with pytest.raises(cost.ShapeUnreadable, match=message):
+        cost.estimate(project, project.workflow(workflow), cost.Assumptions(executions_per_month=1))
 
 
 def test_cost_command(clean_aws_env: None) -> None:
