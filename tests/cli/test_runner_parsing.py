@@ -9,7 +9,8 @@ import pytest
 
 from ceap_tf import runner
 from ceap_tf.errors import StateLocked, TargetUnavailable, TerraformFailed, ToolMissing
-from ceap_tf.runner import Diagnostic, RunResult, parse_event
+from ceap_tf.project import find_project_root
+from ceap_tf.runner import Diagnostic, RunResult, cliconfig, parse_event
 
 
 def _line(doc: dict) -> str:
@@ -189,9 +190,9 @@ def test_mirror_discovery_probes_well_known_dirs(tmp_path: Path, monkeypatch) ->
     empty.mkdir()
     good = tmp_path / "good"
     (good / runner.AWS_PROVIDER).mkdir(parents=True)
-    monkeypatch.setattr(runner, "WELL_KNOWN_MIRRORS", (str(empty), str(good)))
+    monkeypatch.setattr(cliconfig, "WELL_KNOWN_MIRRORS", (str(empty), str(good)))
     assert runner.find_provider_mirror({}) == good.resolve()
-    monkeypatch.setattr(runner, "WELL_KNOWN_MIRRORS", (str(empty),))
+    monkeypatch.setattr(cliconfig, "WELL_KNOWN_MIRRORS", (str(empty),))
     assert runner.find_provider_mirror({}) is None
 
 
@@ -205,8 +206,8 @@ def test_cli_config_env_points_at_written_file(tmp_path: Path) -> None:
 def test_find_project_root(tmp_path: Path) -> None:
     (tmp_path / "envs" / "realtime").mkdir(parents=True)
     (tmp_path / "modules" / "workflow").mkdir(parents=True)
-    assert runner.find_project_root(tmp_path / "modules" / "workflow") == tmp_path.resolve()
-    assert runner.find_project_root(Path("/")) is None
+    assert find_project_root(tmp_path / "modules" / "workflow") == tmp_path.resolve()
+    assert find_project_root(Path("/")) is None
 
 
 def test_checkov_report_parsing_single_and_list() -> None:
