@@ -3,7 +3,8 @@
 Artifacts land in ``.ceap/build/`` and are described by ``.ceap/build/artifacts.json``:
 
 * ``stage-code-<sha12>.zip``: ``lambda_src/ceap_stages`` as ``ceap_stages/...`` (one
-  zip for all five handlers; Glue imports it through ``--extra-py-files``).
+  zip for all five handlers) and the Glue job's package ``glue/ceap_heavy_etl`` as
+  ``ceap_heavy_etl/...`` (Glue imports both through ``--extra-py-files``).
 * ``stage-layer-py<X.Y>-<platform>-<sha12>.zip``: the wheels of
   ``lambda_src/requirements.txt`` for the target runtime, under ``python/``. aws
   gets CPython 3.12 ``manylinux2014_x86_64`` wheels (``pip download --only-binary
@@ -389,7 +390,7 @@ def package(project: Project, platform: LambdaPlatform, *, force: bool = False) 
     layers: dict[str, Any] = dict(doc.get("layers") or {})
 
     # -- stage code
-    files = source_files(project.stage_src)
+    files = sorted(f for package in project.code_packages for f in source_files(package))
     stat_fp = stat_fingerprint(files)
     code = _previous(doc, "code", build_dir)
     if force or code is None or code.stat != stat_fp:

@@ -151,6 +151,16 @@ class Project:
         return self.root / "lambda_src" / "ceap_stages"
 
     @property
+    def glue_package(self) -> Path:
+        """The HeavyETL job's package; it ships in the stage code zip with ``ceap_stages``."""
+        return self.root / "glue" / "ceap_heavy_etl"
+
+    @property
+    def code_packages(self) -> tuple[Path, ...]:
+        """The packages of the stage code zip: the Lambda stages and the Glue job's."""
+        return (self.stage_src, self.glue_package)
+
+    @property
     def requirements(self) -> Path:
         return self.root / "lambda_src" / "requirements.txt"
 

@@ -9,12 +9,12 @@ run is invoked).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
+from ceap_heavy_etl import storage
 from ceap_stages import aws, faults
 from ceap_stages.errors import StageInputError, StageTransientError
 from ceap_tf import awsfacts, cost, packaging
@@ -31,26 +31,15 @@ def _client_error(code: str, status: int) -> ClientError:
     )
 
 
-@pytest.fixture(scope="module")
-def heavy_etl():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(REPO / "tests" / "glue"))
-    try:
-        from gluekit import load_job
-
-        return load_job()
-    finally:
-        sys.path.remove(str(REPO / "tests" / "glue"))
-
-
-def test_transient_rule_is_one_rule_for_stages_and_glue(heavy_etl, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_transient_rule_is_one_rule_for_stages_and_glue(monkeypatch: pytest.MonkeyPatch) -> None:
     assert aws.is_transient is faults.is_transient
     # A code the stages' rule knows (the Glue job's old list did not): both retry it.
     throttled = _client_error("ProvisionedThroughputExceededException", 400)
     assert faults.is_transient(throttled)
-    assert isinstance(heavy_etl._aws_error(throttled, "x"), StageTransientError)
+    assert isinstance(storage._aws_error(throttled, "x"), StageTransientError)
     # Changing the owner changes the Glue job's decision.
     monkeypatch.setattr(faults, "TRANSIENT_ERROR_CODES", frozenset())
-    assert isinstance(heavy_etl._aws_error(throttled, "x"), StageInputError)
+    assert isinstance(storage._aws_error(throttled, "x"), StageInputError)
 
 
 def test_transient_rule_reads_botocore_errors_without_importing_botocore() -> None:

@@ -115,7 +115,7 @@ def run_local(
         os.environ,
         app.target.terraform_env(),
         python=sys.executable,
-        python_path=[str(app.project.stage_src.parent)],
+        python_path=[str(package.parent) for package in app.project.code_packages],
         job_name=job_name,
         run_id=run_id,
     )

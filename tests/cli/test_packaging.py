@@ -119,6 +119,8 @@ def test_code_zip_layout_is_normalised(tmp_path: Path, wheelhouse: Path) -> None
         names = [i.filename for i in infos]
         assert names == sorted(names)
         assert names == [
+            "ceap_heavy_etl/",
+            "ceap_heavy_etl/__init__.py",
             "ceap_stages/",
             "ceap_stages/__init__.py",
             "ceap_stages/model.json",

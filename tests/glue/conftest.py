@@ -13,12 +13,14 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from awskit import local_client
-from gluekit import JOB_PATH, REGION, Location, load_job
+from gluekit import REGION, Location
+
+from ceap_heavy_etl import args as job_args
+from ceap_heavy_etl import run as job_run
 
 AWS_ENV = (
     "AWS_ENDPOINT_URL",
@@ -63,11 +65,6 @@ def s3(moto_endpoint: str) -> Any:
     return local_client("s3", moto_endpoint, region=REGION)
 
 
-@pytest.fixture(scope="package")
-def job() -> ModuleType:
-    return load_job()
-
-
 @pytest.fixture(scope="module")
 def spark(moto_endpoint: str) -> Iterator[Any]:
     from pyspark.sql import SparkSession
@@ -88,7 +85,6 @@ def spark(moto_endpoint: str) -> Iterator[Any]:
         builder = builder.config(f"spark.executorEnv.{name}", os.environ[name])
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
-    session.sparkContext.addPyFile(str(JOB_PATH))
     yield session
     session.stop()
 
@@ -108,7 +104,7 @@ def bucket(s3: Any) -> Location:
 
 
 @pytest.fixture
-def run(job: ModuleType, spark: Any) -> Callable[..., Any]:
+def run(spark: Any) -> Callable[..., Any]:
     """``run(location, execution_id, **job_args)`` runs the job in-process; its Outcome."""
 
     def go(where: Location, execution_id: str, **kwargs: Any) -> Any:
@@ -121,6 +117,6 @@ def run(job: ModuleType, spark: Any) -> Callable[..., Any]:
             "history_uri": where.history_uri,
             **kwargs,
         }
-        return job.run_job(spark, job.JobArgs(**options), log=lambda *a, **k: None)
+        return job_run.run_job(spark, job_args.JobArgs(**options), log=lambda *a, **k: None)
 
     return go

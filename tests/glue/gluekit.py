@@ -1,14 +1,11 @@
-"""Helpers for the HeavyETL tests: load the job script, build inputs, read outputs."""
+"""Helpers for the HeavyETL tests: build inputs, read outputs."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -24,18 +21,6 @@ SPARK = [
     pytest.mark.spark,
     pytest.mark.filterwarnings("ignore:distutils Version classes are deprecated"),
 ]
-
-
-def load_job() -> ModuleType:
-    """Import glue/heavy_etl.py as the module ``heavy_etl`` (executors import it too)."""
-    if "heavy_etl" in sys.modules:
-        return sys.modules["heavy_etl"]
-    spec = importlib.util.spec_from_file_location("heavy_etl", JOB_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["heavy_etl"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def candidate(customer: str, event_date: str, subject: str = "P1", **attributes: Any) -> dict:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from gluekit import BAD_CANDIDATES, BAD_HISTORY, SPARK, Location, candidate, mixed_dataset
 
+from ceap_heavy_etl import args as job_args
 from ceap_stages import contract
 from ceap_stages.errors import StageConfigError, StageInputError
 from ceap_tf.samples import history
@@ -158,7 +159,7 @@ def test_all_candidates_rejected_needs_no_history(local: Location, run: Any) -> 
     assert local.get(outcome.manifest.dataKeys[0]) == b""
 
 
-def test_bad_arguments_are_config_errors(job: Any) -> None:
+def test_bad_arguments_are_config_errors() -> None:
     base = {
         "execution_id": "E",
         "workflow_bucket": "b",
@@ -166,13 +167,13 @@ def test_bad_arguments_are_config_errors(job: Any) -> None:
         "current_stage": "HeavyETL",
     }
     with pytest.raises(StageConfigError, match="io_mode"):
-        job.JobArgs(**base, io_mode="hdfs")
+        job_args.JobArgs(**base, io_mode="hdfs")
     with pytest.raises(StageConfigError, match="unknown stage"):
-        job.JobArgs(**{**base, "previous_stage": "Nope"})
+        job_args.JobArgs(**{**base, "previous_stage": "Nope"})
     with pytest.raises(StageConfigError, match="must differ"):
-        job.JobArgs(**{**base, "previous_stage": "HeavyETL"})
+        job_args.JobArgs(**{**base, "previous_stage": "HeavyETL"})
     with pytest.raises(StageConfigError, match="s3:// or file://"):
-        job.JobArgs(**base, history_uri="hdfs://x/history")
+        job_args.JobArgs(**base, history_uri="hdfs://x/history")
 
 
 def test_history_generator_output_is_read_in_every_format(local: Location, run: Any) -> None:

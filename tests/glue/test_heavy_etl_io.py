@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from gluekit import SPARK, Location, mixed_dataset
 
-from ceap_stages import contract
+from ceap_stages import contract, errors
 
 pytestmark = SPARK
 
@@ -27,7 +27,7 @@ def test_spark_and_boto3_modes_write_identical_output(
         mixed_dataset(where, "E1")
     on_files = run(local, "E1")  # auto: Spark has a file:// filesystem
     on_s3 = run(bucket, "E1")  # auto: no s3:// filesystem in local PySpark -> boto3
-    assert (on_files.store_mode, on_s3.store_mode) == ("spark", "boto3")
+    assert (on_files.io_mode, on_s3.io_mode) == ("spark", "boto3")
 
     files, objects = local.manifest("E1"), bucket.manifest("E1")
     assert _stable(files) == _stable(objects)
@@ -40,10 +40,10 @@ def test_spark_and_boto3_modes_write_identical_output(
 
 
 def test_forced_spark_mode_on_s3_without_a_filesystem_fails_clearly(
-    bucket: Location, run: Any, job: Any
+    bucket: Location, run: Any
 ) -> None:
     mixed_dataset(bucket, "E2")
-    with pytest.raises(job.StageError) as raised:
+    with pytest.raises(errors.StageError) as raised:
         run(bucket, "E2", io_mode="spark")
     assert "s3" in str(raised.value).lower()
 

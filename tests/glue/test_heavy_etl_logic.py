@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import json
 from datetime import date
-from typing import Any
 
 import pytest
 
+from ceap_heavy_etl import args as job_args
+from ceap_heavy_etl import features, records, storage
+from ceap_heavy_etl import run as job_run
 from ceap_stages.errors import StageConfigError
 
 EPOCH = date(1970, 1, 1)
@@ -29,8 +31,8 @@ def day(text: str) -> int:
         ("2024-04-10T12:00:00.123456Z", "2024-04-10"),
     ],
 )
-def test_reference_day_is_the_utc_date(job: Any, event_date: str, expected: str) -> None:
-    assert job.reference_day(event_date) == day(expected)
+def test_reference_day_is_the_utc_date(event_date: str, expected: str) -> None:
+    assert records.reference_day(event_date) == day(expected)
 
 
 @pytest.mark.parametrize(
@@ -47,20 +49,20 @@ def test_reference_day_is_the_utc_date(job: Any, event_date: str, expected: str)
         ('{"customerId": "A", "attributes": {"eventDate": "10/04/2024"}}', "BAD_DATE"),
     ],
 )
-def test_candidate_rejections(job: Any, line: str, reason: str) -> None:
-    with pytest.raises(job.Reject) as raised:
-        job.parse_candidate(line)
+def test_candidate_rejections(line: str, reason: str) -> None:
+    with pytest.raises(records.Reject) as raised:
+        records.parse_candidate(line)
     assert raised.value.reason == reason
 
 
-def test_reject_line_keeps_objects_and_wraps_other_text(job: Any) -> None:
-    obj = json.loads(job.reject_line('{"a": 1}', "BAD_DATE", "why", "history", "dt=x/p.jsonl"))
+def test_reject_line_keeps_objects_and_wraps_other_text() -> None:
+    obj = json.loads(records.reject_line('{"a": 1}', "BAD_DATE", "why", "history", "dt=x/p.jsonl"))
     assert obj == {
         "a": 1,
         "rejection": {"reasonCode": "BAD_DATE", "detail": "why", "input": "history",
                       "key": "dt=x/p.jsonl"},
     }  # fmt: skip
-    wrapped = json.loads(job.reject_line("{oops", "MALFORMED_RECORD", "why", "candidates", "k"))
+    wrapped = json.loads(records.reject_line("{oops", "MALFORMED_RECORD", "why", "candidates", "k"))
     assert wrapped["rejection"]["line"] == "{oops"
     assert set(wrapped) == {"rejection"}
 
@@ -69,12 +71,12 @@ def test_reject_line_keeps_objects_and_wraps_other_text(job: Any) -> None:
     ("cents", "count", "mean"),
     [(201, 2, 101), (199, 2, 100), (10001, 4, 2500), (5, 2, 3), (0, 3, 0), (7, 3, 2), (8, 3, 3)],
 )
-def test_average_cents_rounds_half_up(job: Any, cents: int, count: int, mean: int) -> None:
-    assert job.average_cents(cents, count) == mean
+def test_average_cents_rounds_half_up(cents: int, count: int, mean: int) -> None:
+    assert features.average_cents(cents, count) == mean
 
 
-def test_enrichment_without_history(job: Any) -> None:
-    assert job.enrichment(None, None, None, None, None) == {
+def test_enrichment_without_history() -> None:
+    assert features.enrichment(None, None, None, None, None) == {
         "orderCount30d": 0,
         "orderCount90d": 0,
         "avgOrderValue90d": None,
@@ -82,21 +84,21 @@ def test_enrichment_without_history(job: Any) -> None:
         "priorResponseCount": 0,
     }
     # Orders only older than 90 days: counts 0, no average, but a recency.
-    assert job.enrichment(0, 0, 0, 120, 2)["avgOrderValue90d"] is None
-    assert job.enrichment(0, 0, 0, 120, 2)["daysSinceLastOrder"] == 120
+    assert features.enrichment(0, 0, 0, 120, 2)["avgOrderValue90d"] is None
+    assert features.enrichment(0, 0, 0, 120, 2)["daysSinceLastOrder"] == 120
 
 
-def test_line_splitter_matches_hadoop_line_endings(job: Any) -> None:
+def test_line_splitter_matches_hadoop_line_endings() -> None:
     data = b"a\r\nb\nc\rd\r" + b"x" * 10 + b"\r\n\ne"
     stream = io.BytesIO(data)
     # One byte at a time: every line ending straddles a chunk boundary.
-    lines = list(job._line_splitter(lambda _n: stream.read(1)))
+    lines = list(storage._line_splitter(lambda _n: stream.read(1)))
     assert lines == ["a", "b", "c", "d", "x" * 10, "", "e"]
-    assert list(job._line_splitter(io.BytesIO(b"").read)) == []
+    assert list(storage._line_splitter(io.BytesIO(b"").read)) == []
 
 
-def test_parse_args_without_awsglue_ignores_glue_arguments(job: Any) -> None:
-    args = job.parse_args(
+def test_parse_args_without_awsglue_ignores_glue_arguments() -> None:
+    args = job_args.parse_args(
         [
             "heavy_etl.py", "--JOB_NAME", "j", "--JOB_RUN_ID", "jr_1",
             "--execution_id", "E-1", "--workflow_bucket", "ceap-workflow-batch-123456789012",
@@ -111,30 +113,30 @@ def test_parse_args_without_awsglue_ignores_glue_arguments(job: Any) -> None:
     assert (args.target_partition_mb, args.lookback_days, args.io_mode) == (64, 365, "auto")
 
 
-def test_parse_args_rejects_bad_numbers(job: Any) -> None:
+def test_parse_args_rejects_bad_numbers() -> None:
     with pytest.raises(StageConfigError):
-        job.parse_args(
+        job_args.parse_args(
             ["x", "--execution_id", "E", "--workflow_bucket", "b", "--previous_stage", "Filter",
              "--current_stage", "HeavyETL", "--lookback_days", "a year"]
         )  # fmt: skip
 
 
-def test_size_groups_balance_bytes_deterministically(job: Any) -> None:
-    files = [job.FileRef(f"s3://b/k{i}", f"k{i}", size) for i, size in
+def test_size_groups_balance_bytes_deterministically() -> None:
+    files = [storage.FileRef(f"s3://b/k{i}", f"k{i}", size) for i, size in
              enumerate([100, 90, 10, 10, 10, 10, 50, 50])]  # fmt: skip
-    groups = job._group_by_size(files, target_bytes=100, minimum=2)
+    groups = storage._group_by_size(files, target_bytes=100, minimum=2)
     assert len(groups) == 4  # ceil(330 / 100)
     assert sorted(f.key for g in groups for f in g) == sorted(f.key for f in files)
     assert max(sum(f.size for f in g) for g in groups) == 100
-    assert groups == job._group_by_size(list(reversed(files)), target_bytes=100, minimum=2)
+    assert groups == storage._group_by_size(list(reversed(files)), target_bytes=100, minimum=2)
 
 
-def test_data_files_and_partition_window(job: Any) -> None:
-    refs = [job.FileRef(f"s3://b/h/{k}", k, 1) for k in
+def test_data_files_and_partition_window() -> None:
+    refs = [storage.FileRef(f"s3://b/h/{k}", k, 1) for k in
             ["_SUCCESS", "dt=2024-01-01/.hidden.jsonl", "dt=2024-01-01/p.jsonl",
              "dt=2024-01-02/p.jsonl.gz", "dt=2024-01-03/p.parquet", "dt=2024-01-04/notes.txt",
              "loose.json"]]  # fmt: skip
-    json_files, parquet_files = job._data_files(refs)
+    json_files, parquet_files = job_run._data_files(refs)
     assert [f.key for f in json_files] == [
         "dt=2024-01-01/p.jsonl",
         "dt=2024-01-02/p.jsonl.gz",
@@ -142,7 +144,7 @@ def test_data_files_and_partition_window(job: Any) -> None:
     ]
     assert [f.key for f in parquet_files] == ["dt=2024-01-03/p.parquet"]
     first, last = date(2024, 1, 2), date(2024, 1, 2)
-    assert [f.key for f in json_files if job._in_window(f, first, last)] == [
+    assert [f.key for f in json_files if job_run._in_window(f, first, last)] == [
         "dt=2024-01-02/p.jsonl.gz",
         "loose.json",  # files outside dt= partitions are always read
     ]

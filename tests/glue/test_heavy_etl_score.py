@@ -66,7 +66,7 @@ def test_score_consumes_heavy_etl_output_and_features_raise_scores(
     history.write_history(spec, bucket.history_uri, fmt="jsonl.gz", s3_client=bucket.s3)
 
     outcome = run(bucket, execution, target_partition_mb=1)
-    assert outcome.store_mode == "boto3"
+    assert outcome.io_mode == "boto3"
     assert outcome.manifest.recordCount == filtered["recordCount"]
     assert len(outcome.manifest.dataKeys) >= 2, "Score must read a multi-part output"
 
