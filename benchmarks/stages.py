@@ -21,6 +21,10 @@ the time). Then runs, each in a fresh Python process so that its peak RSS
   the stages' line reader and writing with their rolling part writer (checksums,
   local files), i.e. paying the stages' I/O: for context.
 
+``records_in`` is the number of input lines the stage consumed (from its outcome),
+``records_out`` and ``rejected`` the lines its part writers wrote (from the written
+parts), so a stage that dropped or duplicated records shows it.
+
 Each child times only its loop (not interpreter start-up or imports) in CPU time of
 the process (``time.process_time``: the machine is shared, and CPU time does not
 count the time other processes hold the core), and reports the whole process's
@@ -28,7 +32,8 @@ peak RSS. Every kind runs ``--repeat`` times (default 2), interleaved; the best
 time counts. No network.
 
 Prints one JSON line: ``{"records", "stages": {"etl"|"filter"|"score":
-{"records_per_s", "peak_rss_mb", "ratio_to_roundtrip", "target_ratio",
+{"records_in", "records_out", "rejected", "records_per_s", "peak_rss_mb",
+"ratio_to_roundtrip", "target_ratio",
 "ratio_to_roundtrip_with_io", "ratio_to_own_input_roundtrip"}},
 "orjson_roundtrip_records_per_s", "orjson_roundtrip_raw_events_records_per_s",
 "orjson_roundtrip_with_io_records_per_s",
@@ -178,11 +183,17 @@ def run_one(kind: str, input_path: Path, out_dir: Path) -> dict[str, Any]:
         outcome = None
     else:
         raise SystemExit(f"unknown kind {kind}")
-    out.close()
-    rejected.close()
+    records_out = sum(part.records for part in out.close())
+    records_rejected = sum(part.records for part in rejected.close())
     elapsed = time.process_time() - start
     records = outcome.records_in if outcome is not None else n
-    return {"records": records, "seconds": elapsed, "peak_rss_mb": _peak_rss_mb()}
+    return {
+        "records": records,
+        "records_out": records_out,
+        "rejected": records_rejected,
+        "seconds": elapsed,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def _in_memory_roundtrip(source: LineSource) -> dict[str, Any]:
@@ -269,6 +280,9 @@ def main(argv: list[str] | None = None) -> None:
         with_io = rate("roundtrip_raw_with_io" if stage == "etl" else "roundtrip_with_io")
         ratio = round(rate(stage) / ceiling, 3) if ceiling else None
         stages[stage] = {
+            "records_in": measured[stage]["records"],
+            "records_out": measured[stage]["records_out"],
+            "rejected": measured[stage]["rejected"],
             "records_per_s": round(rate(stage)),
             "peak_rss_mb": measured[stage]["peak_rss_mb"],
             "ratio_to_roundtrip": ratio,

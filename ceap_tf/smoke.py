@@ -90,13 +90,35 @@ def normal_input(customers: int = NORMAL_CUSTOMERS, seed: int = 1) -> dict[str, 
     )
 
 
-def seed_history(client: WorkflowClient) -> str:
-    """Write a small customer-history dataset where the Glue job looks by default."""
+def seed_history(client: WorkflowClient) -> tuple[str, list[str], int]:
+    """Write a small customer-history dataset where the Glue job looks by default.
+
+    Returns the dataset's URI, the keys written and the number of orders.
+    """
     history = importlib.import_module("ceap_tf.samples.history")
     spec = history.HistorySpec(customers=HISTORY_CUSTOMERS, orders=HISTORY_ORDERS)
     uri = f"s3://{client.bucket}/history/"
-    history.write_history(spec, uri, s3_client=client.s3)
-    return uri
+    written = history.write_history(spec, uri, s3_client=client.s3)
+    return uri, list(written.files), int(written.records)
+
+
+def check_history(client: WorkflowClient, uri: str, keys: list[str], orders: int) -> Check:
+    """The seeded dataset is where the Glue job lists it: every written key is listed."""
+    listed: set[str] = set()
+    for page in client.s3.get_paginator("list_objects_v2").paginate(
+        Bucket=client.bucket, Prefix="history/"
+    ):
+        listed.update(item["Key"] for item in page.get("Contents", []))
+    missing = [key for key in keys if key not in listed]
+    if not keys or missing:
+        detail = f"{len(missing)} of {len(keys)} written objects not listed under {uri}"
+        return Check("setup", "history dataset listed", False, detail)
+    return Check(
+        "setup",
+        "history dataset listed",
+        True,
+        f"{orders} orders in {len(keys)} objects under {uri}",
+    )
 
 
 def check_counts(
@@ -224,8 +246,7 @@ def run_smoke(
     if client.type == "STANDARD":
         if on_status is not None:
             on_status("seeding the customer history dataset")
-        uri = seed_history(client)
-        report.checks.append(Check("setup", "history dataset seeded", True, uri))
+        report.checks.append(check_history(client, *seed_history(client)))
     cases = [("normal", normal_input(customers), True), ("empty", {}, False)]
     for case, payload, expect_records in cases:
         run_case(

@@ -45,11 +45,20 @@ def test_stage_benchmark_prints_its_json_line(
     ceiling = result["orjson_roundtrip_records_per_s"]
     assert ceiling > 0
     for name, stage in result["stages"].items():
+        assert stage["records_in"] == RECORDS, name
         assert stage["records_per_s"] > 0, name
         assert 0 < stage["peak_rss_mb"] < 200, name
         assert stage["ratio_to_roundtrip"] == pytest.approx(
             stage["records_per_s"] / ceiling, abs=0.002
         )
+    # What each stage really did with the N records (prepare() builds one candidate
+    # per distinct event; Filter passes some and rejects the rest; Score keeps all).
+    etl, filter_, score = (result["stages"][s] for s in ("etl", "filter", "score"))
+    assert 0 < etl["records_out"] <= RECORDS
+    assert etl["records_out"] + etl["rejected"] <= RECORDS  # dedupe drops, never adds
+    assert filter_["records_out"] > 0 and filter_["rejected"] > 0
+    assert filter_["records_out"] + filter_["rejected"] == RECORDS
+    assert score["records_out"] == RECORDS and score["rejected"] == 0
     assert result["stages"]["etl"]["target_ratio"] == 0.35
     assert result["stages"]["score"]["target_ratio"] == 0.5
     assert isinstance(result["targets_met"], bool)

@@ -340,11 +340,7 @@ def _patch_sfn_responses() -> None:
         output["status"] = getattr(status, "value", status) or "FAILED"
         for key in ("inputDetails", "outputDetails", "traceHeader"):
             output.pop(key, None)
-        duration = (execution.stop_date - execution.start_date).total_seconds()
-        output["billingDetails"] = {
-            "billedMemoryUsedInMB": 64,
-            "billedDurationInMilliseconds": max(100, int(duration * 1000)),
-        }
+        # No billingDetails: the local cloud measures no billed memory or duration.
         return ActionResult(output)
 
     def validate_state_machine_definition(self: Any) -> Any:

@@ -139,6 +139,7 @@ def test_express_sync_execution_retries_a_transient_error_by_name(
     result = client("stepfunctions").start_sync_execution(stateMachineArn=arn, input='{"x": 1}')
 
     assert result["status"] == "SUCCEEDED"
+    assert "billingDetails" not in result  # nothing measured, nothing invented
     output = json.loads(result["output"])
     assert output["attempts"] == 2
     assert output["execution"] == result["name"]
