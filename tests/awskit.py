@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 
-from ceap_tf.localcloud.identity import LOCAL_CREDENTIAL, LOCAL_REGION
+from ceap_tf.localcloud import clients
+from ceap_tf.localcloud.identity import LOCAL_REGION
 
 
 def local_client(
@@ -32,14 +32,7 @@ def local_client(
         options["retries"] = {"total_max_attempts": retries + 1, "mode": "standard"}
     if read_timeout is not None:
         options["read_timeout"] = read_timeout
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id=LOCAL_CREDENTIAL,
-        aws_secret_access_key=LOCAL_CREDENTIAL,
-        config=Config(**options),
-    )
+    return clients.local_client(service, endpoint, region, Config(**options))
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
