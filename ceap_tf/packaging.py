@@ -40,9 +40,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ceap_tf.atomic_files import write_text_atomic
 from ceap_tf.awsfacts import LAMBDA_RUNTIME_PACKAGES
 from ceap_tf.errors import ToolMissing, UsageProblem
-from ceap_tf.files import write_text_atomic
 from ceap_tf.project import Project
 from ceap_tf.target import LambdaPlatform
 from ceap_tf.zipdet import ZipWriter, is_executable

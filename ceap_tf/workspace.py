@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ceap_tf.files import write_text_atomic
+from ceap_tf.atomic_files import write_text_atomic
 from ceap_tf.project import Project, declared_variables
 from ceap_tf.runner import EventSink, Terraform
 from ceap_tf.target import Target

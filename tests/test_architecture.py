@@ -60,7 +60,7 @@ PARTS = (
     Part(
         "the terraform runner",
         ("ceap_tf.runner",),
-        only=("ceap_tf.runner", "ceap_tf.errors", "ceap_tf.files", "ceap_tf.project"),
+        only=("ceap_tf.runner", "ceap_tf.errors", "ceap_tf.atomic_files", "ceap_tf.project"),
     ),
     Part(
         "the targets",

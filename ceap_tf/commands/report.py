@@ -27,8 +27,8 @@ from ceap_tf.commands.common import ago, since_option
 def report(app: App, *, name: str, since: timedelta, html_file: Path, as_json: bool) -> None:
     """Write an HTML report of workflow NAME: stage funnel, rejection reasons,
     executions over time and their durations (plotly, embedded; no CDN)."""
+    from ceap_tf.atomic_files import write_text_atomic
     from ceap_tf.commands.common import print_json
-    from ceap_tf.files import write_text_atomic
     from ceap_tf.operations.report import collect, render_html
     from ceap_tf.operations.workflow import Workflow
 

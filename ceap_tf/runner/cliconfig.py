@@ -13,10 +13,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from ceap_tf.atomic_files import write_text_atomic
 from ceap_tf.errors import (
     ToolMissing,
 )
-from ceap_tf.files import write_text_atomic
 
 #: Environment variable naming a provider filesystem mirror directory.
 MIRROR_ENV = "CEAP_TF_PROVIDER_MIRROR"
