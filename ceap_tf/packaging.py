@@ -15,7 +15,7 @@ Artifacts land in ``.ceap/build/`` and are described by ``.ceap/build/artifacts.
 
 Determinism: entries sorted, timestamps 1980-01-01, modes 0644/0755, no
 ``__pycache__``/bytecode, own files stored and wheel files copied with their
-original compressed bytes (see :mod:`ceap_tf.zipdet`), so the zips are
+original compressed bytes (see :mod:`ceap_tf.deterministic_zip`), so the zips are
 byte-identical from any checkout on any machine. Each zip is named by its content
 hash and written atomically (temp file + rename).
 
@@ -42,10 +42,10 @@ from typing import Any
 
 from ceap_tf.atomic_files import write_text_atomic
 from ceap_tf.awsfacts import LAMBDA_RUNTIME_PACKAGES
+from ceap_tf.deterministic_zip import ZipWriter, is_executable
 from ceap_tf.errors import ToolMissing, UsageProblem
 from ceap_tf.project import Project
 from ceap_tf.target import LambdaPlatform
-from ceap_tf.zipdet import ZipWriter, is_executable
 
 #: Bump when the zip layout or the rules change: every artifact is rebuilt.
 FORMAT_VERSION = "1"
