@@ -36,7 +36,7 @@ def apply(
     first. On the local target nothing is asked; on aws the plan is shown and
     confirmed unless --auto-approve.
     """
-    from ceap_tf import deploy
+    from ceap_tf import deploy_flows as deploy
     from ceap_tf.commands.smoke import run_and_report
     from ceap_tf.project import SHARED_ENV
 

@@ -18,7 +18,7 @@ def destroy(app: App, name: str, auto_approve: bool) -> None:
     Every object version and delete marker in the env's bucket is deleted first,
     so the versioned bucket can go. Asks unless --auto-approve.
     """
-    from ceap_tf import deploy
+    from ceap_tf import deploy_flows as deploy
     from ceap_tf.packaging import load_built
     from ceap_tf.project import SHARED_ENV
 

@@ -38,7 +38,7 @@ def dlq(
     """
     from rich.table import Table
 
-    from ceap_tf import deploy
+    from ceap_tf import deploy_flows as deploy
     from ceap_tf.commands.common import print_json, seconds_text
     from ceap_tf.errors import CheckFailed, UsageProblem
     from ceap_tf.operations import dlq as dlq_ops

@@ -53,7 +53,7 @@ def outputs(app: App, name: str, key: str | None, as_json: bool) -> None:
     """
     from rich.table import Table
 
-    from ceap_tf import deploy
+    from ceap_tf import deploy_flows as deploy
     from ceap_tf.errors import UsageProblem
     from ceap_tf.project import SHARED_ENV
 

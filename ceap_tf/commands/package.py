@@ -16,7 +16,7 @@ from ceap_tf.app import App, json_option, pass_app, platform_options
 @pass_app
 def package(app: App, force: bool, as_json: bool) -> None:
     """Build deterministic zips into .ceap/build/ (rebuilt only when content changes)."""
-    from ceap_tf import deploy
+    from ceap_tf import deploy_flows as deploy
 
     platform = app.target.lambda_platform
     app.say(f"Packaging for {platform.runtime} ({platform.label})")

@@ -51,7 +51,7 @@ def plan(
     --json prints {env, target, changes, summary: {add, change, destroy, import},
     resources: [{address, action}], drift, artifacts, plan_file}.
     """
-    from ceap_tf import deploy
+    from ceap_tf import deploy_flows as deploy
     from ceap_tf.plansummary import plan_document, plan_markdown
     from ceap_tf.project import SHARED_ENV
 

@@ -31,7 +31,7 @@ def publish_artifacts(
 ) -> PublishResult:
     """Publish ``built`` (``upload=False``: only compute its keys); say what happened."""
     from ceap_tf import publish as publishing
-    from ceap_tf.deploy import human_size
+    from ceap_tf.deploy_flows import human_size
 
     name = publishing.artifact_bucket(app.target, bucket)
     verb = "Publishing to" if upload else "Using the keys in"
@@ -79,7 +79,7 @@ def publish(
     (published form of stage_package and glue_script) for a VCS-driven Terraform
     Cloud run or `terraform apply -var-file`; --json prints a full report instead.
     """
-    from ceap_tf import deploy
+    from ceap_tf import deploy_flows as deploy
     from ceap_tf.project import declared_variables
     from ceap_tf.publish import tfc_variables
 

@@ -35,7 +35,7 @@ def run(
     """
     from rich.markup import escape
 
-    from ceap_tf import deploy
+    from ceap_tf import deploy_flows as deploy
     from ceap_tf.commands.follow_view import failed, stage_line
     from ceap_tf.errors import UsageProblem
     from ceap_tf.executions import new_execution_name

@@ -89,7 +89,7 @@ def _scan_plans(
     app: App, checkov: str, envs: tuple[str, ...], *, policies: bool
 ) -> list[ScanResult]:
     """Plan every selected env on the target and scan each plan's JSON."""
-    from ceap_tf import deploy
+    from ceap_tf import deploy_flows as deploy
     from ceap_tf import scan as scanning
     from ceap_tf.project import SHARED_ENV
 

@@ -93,7 +93,7 @@ def smoke(
 
     Exit code 0 only when every check passes (7 otherwise).
     """
-    from ceap_tf import deploy
+    from ceap_tf import deploy_flows as deploy
 
     app.target.check_runtime(app.project.workflow(name).type)
     if outputs_file is not None:

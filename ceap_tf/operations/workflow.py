@@ -28,7 +28,7 @@ class Workflow:
     @classmethod
     def open(cls, app: App, name: str) -> Workflow:
         """The deployed workflow ``name`` (its env's terraform output)."""
-        from ceap_tf import deploy
+        from ceap_tf import deploy_flows as deploy
 
         app.project.workflow(name)
         deployment = deploy.Deployment.open(app, name, None)

@@ -98,7 +98,7 @@ def test_list_says_state_kept_when_the_local_cloud_is_down(project_copy: Path) -
 
 
 def test_one_resource_count_leaves_data_sources_out() -> None:
-    from ceap_tf.deploy import managed_addresses
+    from ceap_tf.deploy_flows import managed_addresses
 
     listed = [
         "data.aws_caller_identity.current",
