@@ -348,7 +348,7 @@ class LocalTarget(Target):
         """STANDARD workflows run their HeavyETL Glue job as a local PySpark job."""
         if workflow_type != "STANDARD":
             return
-        from ceap_tf.localcloud.glue_runner import missing_requirements
+        from ceap_tf.localcloud.glue_job_runs import missing_requirements
 
         missing = missing_requirements()
         if missing:

@@ -3,7 +3,7 @@
 The owners: ``ceap_stages.faults`` (the transient-fault rule), ``ceap_tf.awsfacts``
 (Glue DPUs per worker, the packages the Lambda runtime provides),
 ``ceap_tf.localcloud.identity`` (the local credentials and region) and
-``ceap_tf.localcloud.glue_runner.job_command``/``job_environment`` (how a Glue job
+``ceap_tf.localcloud.glue_job_runs.job_command``/``job_environment`` (how a Glue job
 run is invoked).
 """
 
@@ -18,7 +18,7 @@ from ceap_heavy_etl import storage
 from ceap_stages import aws, faults
 from ceap_stages.errors import StageInputError, StageTransientError
 from ceap_tf import awsfacts, cost, packaging
-from ceap_tf.localcloud import glue_runner, identity, lambda_runtime
+from ceap_tf.localcloud import glue_job_runs, identity, lambda_runtime
 from ceap_tf.operations import funnel
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,9 +81,9 @@ def test_local_credentials_come_from_one_owner(tmp_path: Path) -> None:
 
 
 def test_glue_job_run_invocation_has_one_owner() -> None:
-    argv = glue_runner.job_command("py", "job.py", "J", "R", {"--a": "1"})
+    argv = glue_job_runs.job_command("py", "job.py", "J", "R", {"--a": "1"})
     assert argv == ["py", "job.py", "--JOB_NAME", "J", "--JOB_RUN_ID", "R", "--a", "1"]
-    env = glue_runner.job_environment(
+    env = glue_job_runs.job_environment(
         {"PYTHONPATH": "old", "AWS_PROFILE": "p"},
         {"AWS_PROFILE": None, "AWS_REGION": "r"},
         python="py",

@@ -98,7 +98,7 @@ def run_local(
         bucket = f"ceap-workflow-{check_name(workflow)}-{app.target.account_id}"
     bucket = str(bucket)
     job_name = f"ceap-workflow-{workflow}-heavy-etl" if workflow else "ceap-heavy-etl-run-local"
-    from ceap_tf.localcloud.glue_runner import job_command, job_environment
+    from ceap_tf.localcloud.glue_job_runs import job_command, job_environment
 
     arguments = job_arguments(
         bucket=bucket,

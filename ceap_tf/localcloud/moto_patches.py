@@ -15,7 +15,7 @@ in ``../shared/research/local-cloud.md``):
   StartMessageMoveTask / ListMessageMoveTasks / CancelMessageMoveTask (see
   :mod:`sqs_moves`).
 - Glue: UpdateJob, no invented ExecutionClass, job runs that execute the script (see
-  :mod:`glue_runner`) with the run states Glue reports.
+  :mod:`glue_job_runs`) with the run states Glue reports.
 - S3: bucket-policy conditions evaluated (a TLS-only Deny no longer denies everything);
   conditional writes (``If-None-Match: *``, Terraform's lock file) atomic per key.
 - Quotas and payload limits moto lacks (see :mod:`quotas`): Lambda account and reserved
@@ -42,7 +42,7 @@ from typing import Any
 
 from ceap_tf.awsfacts import glue_dpus
 from ceap_tf.localcloud import policies, quotas
-from ceap_tf.localcloud.glue_runner import GlueRunner, GlueRunSpec
+from ceap_tf.localcloud.glue_job_runs import GlueRunner, GlueRunSpec
 from ceap_tf.localcloud.lambda_runtime import FunctionSpec, LambdaRuntime, LayerSpec
 from ceap_tf.localcloud.sqs_moves import MessageMover, MoveTaskError
 

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     from ceap_tf.localcloud import moto_patches, quotas
-    from ceap_tf.localcloud.glue_runner import GlueRunner
+    from ceap_tf.localcloud.glue_job_runs import GlueRunner
     from ceap_tf.localcloud.lambda_runtime import LambdaRuntime
     from ceap_tf.localcloud.pipes import PipePoller
     from ceap_tf.localcloud.sqs_moves import MessageMover

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from cloudkit import log_messages, unique, wait_for
 
-from ceap_tf.localcloud import glue_runner
+from ceap_tf.localcloud import glue_job_runs
 
 SCRIPT = """
 import argparse, sys
@@ -192,10 +192,10 @@ def test_glue_sync_task_waits_for_the_run(client: Callable[..., Any], glue_bucke
 
 
 def test_run_fails_clearly_without_pyspark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(glue_runner, "pyspark_available", lambda: False)
+    monkeypatch.setattr(glue_job_runs, "pyspark_available", lambda: False)
     states: list[tuple[str, str | None]] = []
-    runner = glue_runner.GlueRunner(tmp_path, "http://127.0.0.1:9")
-    spec = glue_runner.GlueRunSpec("job", "jr_1", "s3://b/job.py", {}, 10, "us-east-1")
+    runner = glue_job_runs.GlueRunner(tmp_path, "http://127.0.0.1:9")
+    spec = glue_job_runs.GlueRunSpec("job", "jr_1", "s3://b/job.py", {}, 10, "us-east-1")
     runner._run(spec, lambda state, error: states.append((state, error)), lambda *_: None)
     assert len(states) == 1
     state, error = states[0]
