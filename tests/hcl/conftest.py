@@ -21,15 +21,18 @@ from hclkit import ENVS, REPO, WORKFLOW_ENVS, b64_sha256
 
 from ceap_tf.runner import Terraform
 
+#: The mock AWS provider of the modules' terraform tests (not a module: it lives here).
+MOCKS = Path("tests") / "hcl" / "mocks"
 _IGNORE = shutil.ignore_patterns(
     ".terraform", ".terraform.lock.hcl", "*.tfstate", "*.tfstate.*", "*.tfplan", "*.json"
 )
 
 
 def _copy_tree(root: Path) -> Path:
-    """modules/ and envs/ copied under ``root`` (module sources stay relative)."""
+    """modules/, envs/ and the tests' mock provider copied under ``root`` (relative paths hold)."""
     shutil.copytree(REPO / "modules", root / "modules", ignore=_IGNORE)
     shutil.copytree(REPO / "envs", root / "envs", ignore=_IGNORE)
+    shutil.copytree(REPO / MOCKS, root / MOCKS)
     return root
 
 

@@ -1,6 +1,6 @@
 mock_provider "aws" {
   override_during = plan
-  source          = "../testing/aws"
+  source          = "../../tests/hcl/mocks/aws"
 }
 
 variables {
