@@ -3,7 +3,9 @@
 For debugging one execution's HeavyETL stage without Glue: the script
 (``glue/heavy_etl.py``) runs in a subprocess on local-mode PySpark, with the target's
 endpoint and credentials (the embedded cloud by default, or AWS with ``--target aws``)
-and the stage code on ``PYTHONPATH``, exactly as the local cloud runs Glue job runs.
+and the stage code zip's packages (``lambda_src/``, ``glue/``) on ``PYTHONPATH``; the
+command line and environment come from the local cloud's own
+(``localcloud.glue_job_runs.job_command``/``job_environment``).
 It reads ``executions/ID/Filter/`` and writes ``executions/ID/HeavyETL/``.
 """
 
