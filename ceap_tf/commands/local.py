@@ -16,10 +16,10 @@ from ceap_tf.app import App, json_option, pass_app, project_options
 from ceap_tf.errors import TargetUnavailable
 
 
-def _cloud(app: App) -> Any:
+def _cloud(app: App, iam: bool | None = None) -> Any:
     from ceap_tf.localcloud import LocalCloud
 
-    return LocalCloud(state_dir=app.project.ceap_dir / "local")
+    return LocalCloud(state_dir=app.project.ceap_dir / "local", iam=iam)
 
 
 @click.group("local")
@@ -48,20 +48,36 @@ def _concurrency(_ctx: click.Context, _param: click.Parameter, value: str | None
     "$CEAP_LOCAL_LAMBDA_CONCURRENCY); e.g. 10 to act as a new account. Invocations beyond "
     "it are throttled (TooManyRequestsException) as on AWS.",
 )
+@click.option(
+    "--no-iam",
+    is_flag=True,
+    help="Do not enforce IAM and KMS permissions (default: enforced, as on AWS).",
+)
 @project_options
 @pass_app
-def up(app: App, lambda_concurrency: int | None) -> None:
+def up(app: App, lambda_concurrency: int | None, no_iam: bool) -> None:
     """Start the local cloud in the background (no-op when it runs) and print its endpoint."""
     from ceap_tf.localcloud import LocalCloudError
 
-    cloud = _cloud(app)
-    was_running = cloud.status()["running"]
+    cloud = _cloud(app, iam=False if no_iam else None)
+    status = cloud.status()
+    was_running = status["running"]
+    wanted = cloud.iam_mode()
+    if was_running and status.get("iam") and status["iam"] != wanted:
+        raise click.ClickException(
+            f"the local cloud runs with IAM enforcement {status['iam']}; "
+            "stop it first (`ceap-tf local down`) to start it "
+            f"with enforcement {wanted}"
+        )
     try:
         endpoint = cloud.ensure_running(lambda_concurrency=lambda_concurrency)
     except LocalCloudError as exc:
         hint = "`ceap-tf local down` first" if was_running else "try `ceap-tf local reset`"
         raise TargetUnavailable(str(exc), hint=hint) from exc
-    app.say("local cloud already running" if was_running else "local cloud started")
+    mode = "IAM enforced" if wanted == "on" else "IAM not enforced"
+    app.say(
+        f"local cloud already running ({mode})" if was_running else f"local cloud started ({mode})"
+    )
     click.echo(endpoint)
 
 
@@ -79,7 +95,8 @@ def down(app: App) -> None:
 @project_options
 @pass_app
 def status(app: App, as_json: bool) -> None:
-    """Show whether the local cloud runs, its endpoint, pid, uptime and Lambda concurrency."""
+    """Show whether the local cloud runs, its endpoint, credentials, IAM mode, pid, uptime
+    and Lambda concurrency."""
     info = _cloud(app).status()
     if as_json:
         click.echo(json.dumps(info, indent=2, sort_keys=True))
@@ -90,8 +107,8 @@ def status(app: App, as_json: bool) -> None:
     table.add_column("key", style="bold")
     table.add_column("value", overflow="fold")
     table.add_row("running", "yes" if info["running"] else "no")
-    keys = ("endpoint", "pid", "uptime_s", "lambda_workers", "lambda_concurrency")
-    for key in (*keys, "state_dir", "log_file"):
+    keys = ("endpoint", "iam", "access_key_id", "secret_access_key", "pid", "uptime_s")
+    for key in (*keys, "lambda_workers", "lambda_concurrency", "state_dir", "log_file"):
         value = info.get(key)
         if value is not None:
             table.add_row(key, str(value))

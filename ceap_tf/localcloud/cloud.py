@@ -27,6 +27,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ceap_tf.localcloud.iam_enforcement import (
+    ADMIN_ACCESS_KEY_ID,
+    ADMIN_SECRET_ACCESS_KEY,
+    mode_from_env,
+)
 from ceap_tf.localcloud.quotas import ENV_LAMBDA_CONCURRENCY
 
 SERVER_MODULE = "ceap_tf.localcloud.server"
@@ -69,7 +74,15 @@ def _is_our_server(pid: int) -> bool:
 class LocalCloud:
     """The embedded local cloud of one project (one server per state directory)."""
 
-    def __init__(self, state_dir: Path, python: str = sys.executable, host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        state_dir: Path,
+        python: str = sys.executable,
+        host: str = "127.0.0.1",
+        iam: bool | None = None,
+    ):
+        #: Enforce IAM and KMS in a server this starts (None: $CEAP_LOCAL_IAM, default on).
+        self.iam = iam
         self.state_dir = Path(state_dir)
         self.python = python
         self.host = host
@@ -101,7 +114,8 @@ class LocalCloud:
             return None
 
     def status(self) -> dict[str, Any]:
-        """``{"running", "endpoint", "pid", "port", "uptime_s", "state_dir", "log_file"}``."""
+        """``{"running", "endpoint", "pid", "port", "uptime_s", "state_dir", "log_file",
+        "iam" ("on"/"off", None when down), "access_key_id", "secret_access_key"}``."""
         record = self._read_record()
         base = {
             "running": False,
@@ -111,6 +125,9 @@ class LocalCloud:
             "uptime_s": None,
             "state_dir": str(self.state_dir),
             "log_file": str(self.log_file),
+            "iam": None,
+            "access_key_id": ADMIN_ACCESS_KEY_ID,
+            "secret_access_key": ADMIN_SECRET_ACCESS_KEY,
         }
         if record is None:
             return base
@@ -129,6 +146,7 @@ class LocalCloud:
             "lambda_workers": health.get("lambda_workers") if health else None,
             "moto": health.get("moto") if health else None,
             "lambda_concurrency": health.get("lambda_concurrency") if health else None,
+            "iam": health.get("iam") if health else record.get("iam"),
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -234,6 +252,8 @@ class LocalCloud:
                     str(self.state_dir.resolve()),
                     "--host",
                     self.host,
+                    "--iam",
+                    self.iam_mode(),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -247,6 +267,7 @@ class LocalCloud:
             "endpoint": endpoint,
             "started_at": time.time(),
             "state_dir": str(self.state_dir.resolve()),
+            "iam": self.iam_mode(),
         }
         tmp = self.server_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=2) + "\n")
@@ -260,6 +281,11 @@ class LocalCloud:
             f"the local cloud server did not start within {timeout:.0f} s "
             f"(last log line: {self._last_log_line()!r}); see {self.log_file}"
         )
+
+    def iam_mode(self) -> str:
+        if self.iam is None:
+            return mode_from_env()
+        return "on" if self.iam else "off"
 
     def _wait_healthy(
         self,

@@ -33,6 +33,7 @@ from botocore.config import Config
 
 from ceap_tf.localcloud.clients import local_client
 from ceap_tf.localcloud.identity import LOCAL_CREDENTIALS
+from ceap_tf.localcloud.lambda_runtime import CredentialSource
 
 StateCallback = Callable[[str, str | None], None]
 LogCallback = Callable[[str, str, list[tuple[int, str]]], None]
@@ -49,6 +50,8 @@ class GlueRunSpec:
     arguments: dict[str, str]
     timeout_minutes: int
     region: str
+    role_arn: str = ""
+    job_arn: str = ""
 
 
 def log_destinations(run_id: str, arguments: dict[str, str]) -> tuple[str, str, str]:
@@ -152,8 +155,15 @@ def _error_message(stderr_lines: list[str], returncode: int) -> str:
 class GlueRunner:
     """Starts job runs in background threads and reports their states."""
 
-    def __init__(self, state_dir: Path, endpoint: str, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        endpoint: str,
+        python: str = sys.executable,
+        credentials: CredentialSource | None = None,
+    ) -> None:
         self._root = state_dir / "glue"
+        self._credentials = credentials
         self._endpoint = endpoint
         self._python = python
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -182,9 +192,16 @@ class GlueRunner:
         finally:  # the run's output is in CloudWatch Logs by now
             shutil.rmtree(self._root / spec.run_id, ignore_errors=True)
 
-    def _s3(self, region: str) -> object:
+    def _role_env(self, spec: GlueRunSpec) -> dict[str, str]:
+        """The job role's session: a run reads, writes and logs as its role."""
+        if self._credentials is None or not spec.role_arn:
+            return dict(LOCAL_CREDENTIALS)
+        found = self._credentials(spec.role_arn, "glue", spec.job_arn or None)
+        return dict(found) if found else dict(LOCAL_CREDENTIALS)
+
+    def _s3(self, spec: GlueRunSpec) -> object:
         config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2})
-        return local_client("s3", self._endpoint, region, config)
+        return local_client("s3", self._endpoint, spec.region, config, self._role_env(spec))
 
     def _download(self, s3: object, uri: str, target_dir: Path) -> Path:
         bucket, key = _split_s3_uri(uri)
@@ -204,7 +221,7 @@ class GlueRunner:
         if work.exists():
             shutil.rmtree(work)
         work.mkdir(parents=True)
-        s3 = self._s3(spec.region)
+        s3 = self._s3(spec)
         script = self._download(s3, spec.script_location, work)
         python_path = [str(work)]
         extra = spec.arguments.get("--extra-py-files", "")
@@ -215,7 +232,7 @@ class GlueRunner:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
         base.pop("PYTHONPATH", None)
         aws: dict[str, str | None] = {
-            **LOCAL_CREDENTIALS,
+            **self._role_env(spec),
             "AWS_ENDPOINT_URL": self._endpoint,
             "AWS_REGION": spec.region,
             "AWS_DEFAULT_REGION": spec.region,

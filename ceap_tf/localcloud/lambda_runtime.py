@@ -52,6 +52,9 @@ MAX_IDLE_WORKERS = 16
 _MARKER_WAIT_S = 2.0
 
 LogSink = Callable[["FunctionSpec", str, list[tuple[int, str]]], None]
+#: ``credentials(role_arn, service, source_arn)``: a role session's environment
+#: variables, or None when IAM is not enforced (the test credentials then).
+CredentialSource = Callable[[str, str, str | None], Mapping[str, str] | None]
 
 
 class InvocationTracker(Protocol):
@@ -82,6 +85,7 @@ class FunctionSpec:
     region: str
     log_group: str
     layers: tuple[LayerSpec, ...] = ()
+    role_arn: str = ""
     code: Callable[[], bytes] = field(compare=False, hash=False, repr=False, default=bytes)
 
     @staticmethod
@@ -100,6 +104,12 @@ class InvocationResult:
         """The last 4 KB of the invocation's log, as ``LogType=Tail`` returns it."""
         text = "".join(line + "\n" for _, line in self.log_lines)
         return text.encode()[-4096:].decode(errors="replace")
+
+
+class RoleUnavailable(RuntimeUnavailable):
+    """The execution role cannot be assumed: every invocation fails at init."""
+
+    error_type = "Runtime.InvalidExecutionRole"
 
 
 def _now_ms() -> int:
@@ -231,8 +241,11 @@ class LambdaRuntime:
         log_sink: LogSink,
         tracker: InvocationTracker | None = None,
         python: str = sys.executable,
+        *,
+        credentials: CredentialSource | None = None,
     ) -> None:
         self._root = state_dir / "lambda"
+        self._credentials = credentials
         self._endpoint = endpoint
         self._log_sink = log_sink
         self._tracker = tracker
@@ -449,6 +462,7 @@ class LambdaRuntime:
         env["PYTHONPATH"] = os.pathsep.join(python_path)
         try:
             python = interpreter_for(spec.runtime, local=self._python)
+            env.update(self._role_credentials(spec))
         except RuntimeUnavailable as exc:
             # The handler is never imported: the bootstrap (standard library only) reports
             # the error as the environment's init error, as a failed Lambda init does.
@@ -456,6 +470,16 @@ class LambdaRuntime:
             env[lambda_bootstrap.INIT_ERROR_ENV] = json.dumps([exc.error_type, str(exc)])
         argv = [python, "-S", "-u", str(Path(lambda_bootstrap.__file__).resolve())]
         return _Worker(spec, argv, env, cwd=code_dir, sandbox=sandbox)
+
+    def _role_credentials(self, spec: FunctionSpec) -> Mapping[str, str]:
+        """The execution role's session, as Lambda puts it in the environment
+        (https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html)."""
+        if self._credentials is None or not spec.role_arn:
+            return {}
+        try:
+            return self._credentials(spec.role_arn, "lambda", spec.function_arn) or {}
+        except Exception as exc:  # the role is gone or does not trust Lambda
+            raise RoleUnavailable(f"Lambda could not assume the execution role: {exc}") from exc
 
     def _environment(self, spec: FunctionSpec, code_dir: Path, sandbox: Path) -> dict[str, str]:
         env = {

@@ -21,6 +21,11 @@ in ``../shared/research/local-cloud.md``):
 - Quotas and payload limits moto lacks (see :mod:`quotas`): Lambda account and reserved
   concurrency (throttling), Lambda request/response sizes, Step Functions execution
   input, EventBridge PutEvents entries.
+- IAM and KMS: moto's request authentication (access key, session token, signature) for
+  every STS session and IAM user, then the decision of :mod:`iam_enforcement` with the
+  caller's identity policies, the resource's policy and the KMS needs of encrypted data;
+  AWS's AccessDenied errors. The state machine's integrations call with its role's
+  session; role sessions for the services (:func:`assume_role`).
 
 Nothing else in ceap-tf imports moto internals. :func:`check_moto_version` fails loudly
 when the installed moto is not the one these patches were written against.
@@ -39,10 +44,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 from ceap_tf.awsfacts import glue_dpus
-from ceap_tf.localcloud import policies, quotas
+from ceap_tf.localcloud import iam_enforcement, policies, quotas
 from ceap_tf.localcloud.glue_job_runs import GlueRunner, GlueRunSpec
+from ceap_tf.localcloud.iam_enforcement import Need, RoleSessions, ServiceRequest
 from ceap_tf.localcloud.lambda_runtime import FunctionSpec, LambdaRuntime, LayerSpec
 from ceap_tf.localcloud.sqs_moves import MessageMover, MoveTaskError
 
@@ -110,6 +117,7 @@ def apply(hooks: Hooks) -> None:
         _patch_s3()
         _patch_s3_conditional_writes()
         _patch_quotas()
+        _patch_iam()
         _state["applied"] = True
 
 
@@ -499,6 +507,7 @@ def _function_spec(backend: Any, fn: Any) -> FunctionSpec:
         log_group=log_group,
         layers=tuple(layers),
         code=_bytes_of(fn),
+        role_arn=str(fn.role or ""),
     )
 
 
@@ -934,6 +943,8 @@ def _patch_glue_runs() -> None:
             arguments=dict(run.arguments or {}),
             timeout_minutes=int(run.timeout or self.timeout or 2880),
             region=region,
+            role_arn=_role_arn(account_id, str(self.role or "")) if self.role else "",
+            job_arn=f"arn:aws:glue:{region}:{account_id}:job/{self.name}",
         )
 
         def on_state(state: str, error: str | None) -> None:
@@ -1180,3 +1191,365 @@ def _patch_sqs_message_moves() -> None:
     SQSResponse.start_message_move_task = start_message_move_task
     SQSResponse.list_message_move_tasks = list_message_move_tasks
     SQSResponse.cancel_message_move_task = cancel_message_move_task
+
+
+# --------------------------------------------------------------------------- IAM + KMS
+def enable_iam(sessions: RoleSessions | None, soft: bool = False) -> None:
+    """Enforce IAM and KMS (``sessions`` given) or not (None): see :mod:`iam_enforcement`.
+    ``soft``: evaluate and log what would be denied, deny nothing (to diagnose a stack)."""
+    _state["iam"] = sessions
+    _state["iam_soft"] = soft
+
+
+def iam_enabled() -> bool:
+    return _state.get("iam") is not None
+
+
+def assume_role(role_arn: str, session_name: str) -> dict[str, str]:
+    """STS AssumeRole as the service that uses the role does it (no caller to authorize)."""
+    from moto.sts.models import sts_backends
+
+    account = role_arn.split(":")[4]
+    role = sts_backends[account]["global"].assume_role(
+        region_name="us-east-1",
+        role_session_name=session_name,
+        role_arn=role_arn,
+        policy=None,
+        duration=3600,
+        external_id=None,
+    )
+    return {
+        "AccessKeyId": role.access_key_id,
+        "SecretAccessKey": role.secret_access_key,
+        "SessionToken": role.session_token,
+    }
+
+
+def role_trust_policy(role_arn: str) -> str | None:
+    from moto.iam.models import iam_backends
+
+    account = role_arn.split(":")[4]
+    try:
+        return str(
+            iam_backends[account]["global"].get_role_by_arn(role_arn).assume_role_policy_document
+        )
+    except Exception:  # no such role
+        return None
+
+
+def _role_arn(account: str, role: str) -> str:
+    if role.startswith("arn:"):
+        return role
+    from moto.iam.models import iam_backends
+
+    try:
+        return str(iam_backends[account]["global"].get_role(role).arn)
+    except Exception:
+        return f"arn:aws:iam::{account}:role/{role}"
+
+
+def _state_machine_of_role(role_arn: str) -> str | None:
+    """The state machine that uses a role (Step Functions passes it as aws:SourceArn)."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    account = role_arn.split(":")[4]
+    for region in list(stepfunctions_parser_backends[account].keys()):
+        backend = stepfunctions_parser_backends[account][region]
+        for machine in list(getattr(backend, "state_machines", [])):
+            if getattr(machine, "roleArn", None) == role_arn:
+                return str(machine.arn)
+    return None
+
+
+def role_session_credentials(role_arn: str, service: str, source_arn: str | None = None) -> Any:
+    """A role's session credentials (env form), or None when IAM is not enforced."""
+    sessions: RoleSessions | None = _state.get("iam")
+    if sessions is None:
+        return None
+    return sessions.credentials(role_arn, service, source_arn)
+
+
+def _patch_iam() -> None:
+    """Every request of an STS session or IAM user is authorized (moto authenticates it:
+    key, session token, signature); the administrator's are not."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.iam.access_control import IAMPolicy
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
+    _require(ActionAuthenticatorMixin, "_authenticate_and_authorize_action")
+
+    def issued_key(account: str, access_key_id: str) -> bool:
+        if any(
+            r.access_key_id == access_key_id for r in sts_backends[account]["aws"].assumed_roles
+        ):
+            return True
+        users = iam_backends[account]["global"].users.values()
+        return any(k.access_key_id == access_key_id for u in users for k in u.access_keys)
+
+    def authenticate_and_authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+        if not iam_enabled():
+            return
+        authorization = self.headers.get("Authorization") or ""
+        if "Credential=" not in authorization:
+            return  # unsigned: only moto's own (bucket policy, ACL) checks apply
+        access_key_id = authorization.partition("Credential=")[2].partition("/")[0]
+        if not issued_key(self.current_account, access_key_id):
+            return  # the administrator of the local account
+        parsed_url = urlparse(self.uri)
+        path = self.raw_path + ("?" + parsed_url.query if parsed_url.query else "")
+        iam_request = iam_request_cls(
+            account_id=self.current_account,
+            method=self.method,
+            path=path,
+            data=self.data,
+            body=self.raw_body,
+            headers=self.headers,
+            action=self._get_action(),
+        )
+        iam_request.check_signature()
+        access_key = iam_request._access_key
+        role_name = getattr(access_key, "_owner_role_name", None)
+        caller = policies.Caller(
+            arn=access_key.arn,
+            account=self.current_account,
+            role_arn=_role_arn(self.current_account, role_name) if role_name else None,
+        )
+        identity = [IAMPolicy(p)._policy_json for p in access_key.collect_policies()]
+        service_request = _service_request(self, iam_request, resource)
+        if service_request.service == "sts" and service_request.operation == "GetCallerIdentity":
+            return  # always allowed, as on AWS
+        required = iam_enforcement.needs(service_request, caller)
+        required += _kms_needs(service_request)
+        for need in required:
+            resource_policy, key_policy = _resource_policy(service_request, need.resource)
+            decision = iam_enforcement.decide(need, caller, identity, resource_policy, key_policy)
+            if not decision.allowed:
+                message = iam_enforcement.denial_message(caller, need, decision)
+                if _state.get("iam_soft"):
+                    LOG.warning("would deny: %s", message)
+                    continue
+                _deny(service_request, message)
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize
+    _patch_sfn_role_clients()
+
+
+def _service_request(response: Any, iam_request: Any, resource: str) -> ServiceRequest:
+    service, _, operation = iam_request._action.partition(":")
+    content_type = response.headers.get("Content-Type") or ""
+    params: dict[str, Any]
+    if "json" in content_type and service != "s3":
+        parsed = iam_enforcement.parse_json(response.body)
+        params = parsed if isinstance(parsed, dict) else {}
+    else:
+        params = {
+            k: v[0] if isinstance(v, list) and len(v) == 1 else v
+            for k, v in response.querystring.items()
+        }
+    if service == "lambda":
+        params = {**params, **{k: v[0] for k, v in response.querystring.items() if v}}
+    bucket = key = None
+    if service == "s3" and resource.startswith("arn:") and resource != "arn:aws:s3:::*":
+        bucket, _, key = resource.split(":::", 1)[1].partition("/")
+    if service == "s3" and "delete" in response.querystring and response.method == "POST":
+        # DeleteObjects is authorized as s3:DeleteObject on each key it names.
+        body = response.raw_body or b""
+        text = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+        params = {**params, "delete_keys": _xml_keys(text)}
+    return ServiceRequest(
+        service=service,
+        operation=operation,
+        params=params,
+        path=response.raw_path or response.path,
+        region=iam_request._region,
+        account=response.current_account,
+        bucket=bucket or None,
+        key=key or None,
+    )
+
+
+def _xml_keys(text: str) -> list[str]:
+    import re
+    from xml.sax.saxutils import unescape
+
+    return [unescape(k) for k in re.findall(r"<Key>(.*?)</Key>", text, flags=re.S)]
+
+
+def _kms_key_arn(account: str, region: str, key_id: str | None) -> str | None:
+    from moto.kms.models import kms_backends
+
+    if not key_id:
+        return None
+    try:
+        return str(kms_backends[account][region].describe_key(key_id).arn)
+    except Exception:
+        return None
+
+
+def _kms_needs(request: ServiceRequest) -> list[Need]:
+    """What the service asks KMS for on the caller's behalf (SSE-KMS data)."""
+    if request.service == "s3" and request.bucket and request.key:
+        return _s3_kms_needs(request)
+    if request.service == "sqs" and request.operation in (
+        "SendMessage",
+        "SendMessageBatch",
+        "ReceiveMessage",
+    ):
+        from moto.sqs.models import sqs_backends
+
+        arn = iam_enforcement.queue_arn(
+            str(request.params.get("QueueUrl", "")), request.region, request.account
+        )
+        queue = sqs_backends[request.account][request.region].queues.get(arn.rsplit(":", 1)[-1])
+        key_arn = _kms_key_arn(
+            request.account, request.region, getattr(queue, "kms_master_key_id", None)
+        )
+        if key_arn is None:
+            return []
+        action = "kms:Decrypt" if request.operation == "ReceiveMessage" else "kms:GenerateDataKey"
+        return [
+            iam_enforcement.kms_need(action, key_arn, "sqs", request.region, {"aws:sqs:arn": arn})
+        ]
+    return []
+
+
+def _s3_kms_needs(request: ServiceRequest) -> list[Need]:
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[request.account]["aws"]
+    bucket = backend.buckets.get(request.bucket)
+    if bucket is None:
+        return []
+    default = (bucket.encryption or {}).get("Rule") or {}
+    if isinstance(default, list):
+        default = default[0] if default else {}
+    by_default = default.get("ApplyServerSideEncryptionByDefault") or {}
+    bucket_key = str(default.get("BucketKeyEnabled", "")).lower() == "true"
+    partition = iam_enforcement.partition_of(request.region)
+    operation = request.operation
+    if operation == "PutObject":
+        action, key_id = "kms:GenerateDataKey", None
+        if by_default.get("SSEAlgorithm") == "aws:kms":
+            key_id = by_default.get("KMSMasterKeyID")
+    elif operation == "GetObject":
+        action = "kms:Decrypt"
+        stored = bucket.keys.get(request.key)
+        key_id = None
+        if stored is not None and getattr(stored, "encryption", None) == "aws:kms":
+            key_id = stored.kms_key_id
+        elif stored is not None and by_default.get("SSEAlgorithm") == "aws:kms":
+            key_id = by_default.get("KMSMasterKeyID")
+    else:
+        return []
+    key_arn = _kms_key_arn(request.account, request.region, key_id)
+    if key_arn is None:
+        return []
+    target = f"arn:{partition}:s3:::{request.bucket}"
+    if not bucket_key:
+        target += f"/{request.key}"
+    return [iam_enforcement.kms_need(action, key_arn, "s3", request.region, {"aws:s3:arn": target})]
+
+
+def _resource_policy(request: ServiceRequest, resource: str) -> tuple[Any, bool]:
+    """The resource's policy (document or None) and whether it is a KMS key policy."""
+    account, region = request.account, request.region
+    try:
+        if resource.startswith("arn:aws:kms:") or ":kms:" in resource:
+            from moto.kms.models import kms_backends
+
+            region = resource.split(":")[3]
+            return kms_backends[account][region].describe_key(resource).policy, True
+        if ":s3:::" in resource:
+            from moto.s3.models import s3_backends
+
+            bucket = s3_backends[account]["aws"].buckets.get(
+                resource.split(":::", 1)[1].split("/", maxsplit=1)[0]
+            )
+            policy = getattr(bucket, "policy", None)
+            return (policy.decode() if isinstance(policy, bytes) else policy), False
+        if ":sqs:" in resource:
+            from moto.sqs.models import sqs_backends
+
+            queue = sqs_backends[account][resource.split(":")[3]].queues.get(
+                resource.rsplit(":", 1)[-1]
+            )
+            return getattr(queue, "policy", None), False
+        if ":lambda:" in resource:
+            from moto.awslambda.models import lambda_backends
+
+            name = resource.split(":")[6]
+            return lambda_backends[account][resource.split(":")[3]].get_policy(name), False
+    except Exception:  # no such resource, or no policy: the service answers for itself
+        return None, False
+    return None, False
+
+
+def _deny(request: ServiceRequest, message: str) -> None:
+    from moto.core.exceptions import AccessDeniedError, JsonRESTError
+
+    code, status = iam_enforcement.denial_error(request.service)
+    LOG.info("denied: %s", message)
+    if request.service == "s3":
+        from moto.s3.exceptions import S3AccessDeniedError
+
+        s3_error = S3AccessDeniedError()
+        s3_error.message = message
+        raise s3_error
+    if request.service in ("sts", "iam", "sns"):
+        xml = AccessDeniedError(user_arn="", action="")
+        xml.description = xml.description.replace(
+            "<Message>User:  is not authorized to perform: </Message>",
+            f"<Message>{_xml_escape(message)}</Message>",
+        ).replace("<Code>AccessDenied</Code>", f"<Code>{code}</Code>")
+        raise xml
+    json_error = JsonRESTError(code, message)
+    json_error.code = status
+    raise json_error
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _patch_sfn_role_clients() -> None:
+    """The state machine's integrations call the services with its role's session."""
+    import boto3
+    from botocore.config import Config
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_glue,
+    )
+
+    original = _require(lambda_eval_utils, "boto_client_for")
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        role_arn = getattr(state_credentials, "role_arn", None)
+        if not iam_enabled() or not role_arn:
+            return original(region=region, service=service, state_credentials=state_credentials)
+        source = _state_machine_of_role(role_arn)
+        credentials = role_session_credentials(role_arn, "states", source)
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=f"http://localhost:{_moto_port()}",
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=credentials["AWS_SESSION_TOKEN"],
+            config=Config(
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},
+                connect_timeout=600,
+                read_timeout=600,
+            ),
+        )
+
+    lambda_eval_utils.boto_client_for = boto_client_for
+    _require(state_task_service_glue, "boto_client_for")
+    state_task_service_glue.boto_client_for = boto_client_for
+
+
+def _moto_port() -> str:
+    import os
+
+    return os.environ.get("MOTO_PORT", "5000")

@@ -32,6 +32,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ceap_tf.localcloud.clients import local_client
+from ceap_tf.localcloud.lambda_runtime import CredentialSource
 
 LOG = logging.getLogger("ceap_tf.localcloud.pipes")
 _PLACEHOLDER = re.compile(r"<(\$[^<>]*|aws\.pipes\.[a-z.\-]+)>")
@@ -122,8 +123,14 @@ def apply_input_template(template: str | None, record: dict[str, Any], pipe: dic
 class PipePoller:
     """Runs every RUNNING SQS -> Step Functions pipe of the local cloud."""
 
-    def __init__(self, endpoint: str, region: str = "us-east-1") -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        region: str = "us-east-1",
+        credentials: CredentialSource | None = None,
+    ) -> None:
         self._endpoint = endpoint
+        self._credentials = credentials
         self._region = region
         self._stop = threading.Event()
         self._workers: dict[str, threading.Thread] = {}
@@ -138,9 +145,14 @@ class PipePoller:
     def stop(self) -> None:
         self._stop.set()
 
-    def _client(self, service: str) -> Any:
+    def _client(self, service: str, pipe: dict[str, Any] | None = None) -> Any:
+        """The administrator's client, or with ``pipe`` one with the pipe role's session:
+        a pipe reads its source and calls its target as its role."""
         config = Config(inject_host_prefix=False, retries={"max_attempts": 1}, read_timeout=900)
-        return local_client(service, self._endpoint, self._region, config)
+        credentials = None
+        if pipe is not None and self._credentials is not None and pipe.get("RoleArn"):
+            credentials = self._credentials(pipe["RoleArn"], "pipes", pipe.get("Arn"))
+        return local_client(service, self._endpoint, self._region, config, credentials)
 
     def _scan_forever(self) -> None:
         pipes = self._client("pipes")
@@ -188,7 +200,8 @@ class PipePoller:
         threading.Thread(target=extra, name=f"pipe-{name}+", daemon=True).start()
 
     def _poll_pipe(self, name: str, first: bool) -> None:
-        pipes, sqs, sfn = self._client("pipes"), self._client("sqs"), self._client("stepfunctions")
+        pipes, admin_sqs = self._client("pipes"), self._client("sqs")
+        sqs = sfn = None
         pipe: dict[str, Any] = {}
         queue_url = ""
         described_at = 0.0
@@ -208,10 +221,12 @@ class PipePoller:
                     continue
                 _, _, _, _, account, queue_name = source.split(":", 5)
                 try:
-                    queue_url = sqs.get_queue_url(
+                    queue_url = admin_sqs.get_queue_url(
                         QueueName=queue_name, QueueOwnerAWSAccountId=account
                     )["QueueUrl"]
-                except ClientError:
+                    sqs, sfn = self._client("sqs", pipe), self._client("stepfunctions", pipe)
+                except Exception as exc:  # no queue yet, or the role cannot be assumed
+                    LOG.warning("pipe %s: %s", name, exc)
                     self._stop.wait(_DESCRIBE_INTERVAL_S)
                     continue
             try:

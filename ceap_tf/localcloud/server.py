@@ -123,6 +123,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--iam",
+        choices=("on", "off", "soft"),
+        default=None,
+        help="enforce IAM and KMS (default: on, or $CEAP_LOCAL_IAM)",
+    )
     return parser.parse_args(argv)
 
 
@@ -144,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    from ceap_tf.localcloud import moto_patches, quotas
+    from ceap_tf.localcloud import iam_enforcement, moto_patches, quotas
     from ceap_tf.localcloud.glue_job_runs import GlueRunner
     from ceap_tf.localcloud.lambda_runtime import LambdaRuntime
     from ceap_tf.localcloud.pipes import PipePoller
@@ -161,9 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {quotas.ENV_LAMBDA_CONCURRENCY}: {exc}", file=sys.stderr)
         return 2
+    mode = args.iam or iam_enforcement.mode_from_env()
+    iam_on = mode != "off"
     faults = FaultRegistry()
-    runtime = LambdaRuntime(state_dir, endpoint, moto_patches.lambda_log_sink, tracker=faults)
-    glue = GlueRunner(state_dir, endpoint)
+    credentials = moto_patches.role_session_credentials
+    runtime = LambdaRuntime(
+        state_dir, endpoint, moto_patches.lambda_log_sink, tracker=faults, credentials=credentials
+    )
+    glue = GlueRunner(state_dir, endpoint, credentials=credentials)
     mover = MessageMover(endpoint, REGION)
     moto_patches.apply(
         moto_patches.Hooks(
@@ -172,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
             message_mover=mover,
             concurrency=concurrency,
         )
+    )
+    moto_patches.enable_iam(
+        iam_enforcement.RoleSessions(moto_patches.assume_role, moto_patches.role_trust_policy)
+        if iam_on
+        else None,
+        soft=mode == "soft",
     )
     started = time.time()
 
@@ -184,10 +201,11 @@ def main(argv: list[str] | None = None) -> int:
             "endpoint": endpoint,
             "lambda_workers": runtime.worker_count(),
             "lambda_concurrency": concurrency.limit,
+            "iam": mode,
         }
 
     app = CeapMiddleware(moto_patches.make_wsgi_app(), faults, health)
-    poller = PipePoller(endpoint, REGION)
+    poller = PipePoller(endpoint, REGION, credentials=credentials)
 
     def shutdown(signum: int, _frame: Any) -> None:
         poller.stop()

@@ -22,7 +22,13 @@ import boto3
 from botocore.config import Config
 
 from ceap_stages import config
-from ceap_stages.faults import TRANSIENT_ERROR_CODES, aws_response, error_code, is_transient
+from ceap_stages.faults import (
+    TRANSIENT_ERROR_CODES,
+    aws_response,
+    error_code,
+    is_access_denied,
+    is_transient,
+)
 
 __all__ = [
     "TRANSIENT_ERROR_CODES",
@@ -30,6 +36,7 @@ __all__ = [
     "backoff_sleep",
     "describe",
     "error_code",
+    "is_access_denied",
     "is_transient",
 ]
 

@@ -66,6 +66,24 @@ def http_status(exc: BaseException) -> int:
     return int(status) if isinstance(status, int) else 0
 
 
+#: Error codes of a call IAM or a KMS key policy denied: the role lacks a permission,
+#: a configuration error that no retry fixes.
+ACCESS_DENIED_ERROR_CODES: frozenset[str] = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "AuthorizationError",
+        "KMS.AccessDeniedException",
+        "KMSAccessDeniedException",
+    }
+)
+
+
+def is_access_denied(exc: BaseException) -> bool:
+    """True for a call denied by IAM or a key policy (AccessDenied/AccessDeniedException)."""
+    return error_code(exc) in ACCESS_DENIED_ERROR_CODES
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for throttling, 5xx, timeouts and connection faults from botocore."""
     if aws_response(exc):

@@ -15,7 +15,9 @@ A stage module defines a ``Stage`` subclass with its logic and exposes
    carries the request header (``request``) for the next stage.
 
 Errors: ``StageError`` subclasses propagate unchanged; contract violations become
-``StageInputError``; transient AWS faults (``aws.is_transient``) become
+``StageInputError``; a call IAM denied (``aws.is_access_denied``: the role lacks a
+permission) becomes ``StageConfigError``, never retried, with AWS's message naming
+the action and resource; transient AWS faults (``aws.is_transient``) become
 ``StageTransientError`` -- here and nowhere else. Anything else propagates as it
 is. A stage never returns a failure status.
 
@@ -35,9 +37,14 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from ceap_stages import contract, s3io
-from ceap_stages.aws import Clients, describe, is_transient
+from ceap_stages.aws import Clients, describe, is_access_denied, is_transient
 from ceap_stages.config import CommonSettings
-from ceap_stages.errors import StageError, StageInputError, StageTransientError
+from ceap_stages.errors import (
+    StageConfigError,
+    StageError,
+    StageInputError,
+    StageTransientError,
+)
 from ceap_stages.events import StageEvent
 from ceap_stages.jsonl import LineSource, PartWriter
 from ceap_stages.observability import (
@@ -161,6 +168,10 @@ class StageRuntime:
             self._failed(error, metrics)
             raise error from None
         except Exception as exc:
+            if is_access_denied(exc):
+                denied = StageConfigError(f"{stage_id}: access denied: {describe(exc)}")
+                self._failed(denied, metrics)
+                raise denied from None
             if not is_transient(exc):
                 self._failed(exc, metrics)
                 raise

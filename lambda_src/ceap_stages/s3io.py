@@ -38,7 +38,9 @@ def _input_error(exc: ClientError, uri: str, what: str) -> StageInputError | Non
     if code in MISSING_CODES:
         return StageInputError(f"{what} {uri} does not exist ({code})")
     if code in FORBIDDEN_CODES:
-        return StageInputError(f"{what} {uri} cannot be read ({code}): check the path and access")
+        message = str(exc.response.get("Error", {}).get("Message") or "")
+        detail = f"{code}: {message}" if message and message != "Access Denied" else code
+        return StageInputError(f"{what} {uri} cannot be read ({detail}): check the path and access")
     return None
 
 

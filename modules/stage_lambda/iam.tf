@@ -20,21 +20,6 @@ locals {
       Resource = "*"
     },
     {
-      # Read any stage's data of any execution (the predecessor's manifest and parts).
-      Sid      = "ReadExecutionData"
-      Effect   = "Allow"
-      Action   = ["s3:GetObject"]
-      Resource = local.objects
-    },
-    {
-      # Listing lets a missing manifest read as 404 (clear error) instead of 403.
-      Sid       = "ListExecutionData"
-      Effect    = "Allow"
-      Action    = ["s3:ListBucket"]
-      Resource  = var.bucket_arn
-      Condition = { StringLike = { "s3:prefix" = ["executions/*"] } }
-    },
-    {
       # Write only under this stage's own prefix: executions/{executionId}/{Stage}/.
       Sid      = "WriteOwnStageData"
       Effect   = "Allow"
@@ -110,9 +95,44 @@ locals {
     ]
   }
 
+  # The first stage keeps the execution input once (ceap_stages.contract.input_key) and
+  # reads initialData; every other stage reads its predecessor's manifest and parts.
+  keep_input_statements = var.first_stage ? [
+    {
+      Sid      = "KeepExecutionInput"
+      Effect   = "Allow"
+      Action   = ["s3:PutObject"]
+      Resource = "${var.bucket_arn}/executions/*/input.json"
+    },
+  ] : []
+  read_predecessor_statements = [
+    for s in [
+      {
+        # Read any stage's data of any execution (the predecessor's manifest and parts).
+        Sid      = "ReadExecutionData"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = local.objects
+      },
+      {
+        # Listing lets a missing manifest read as 404 (clear error) instead of 403.
+        Sid       = "ListExecutionData"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = var.bucket_arn
+        Condition = { StringLike = { "s3:prefix" = ["executions/*"] } }
+      },
+    ] : s if !var.first_stage
+  ]
+
   policy = {
-    Version   = "2012-10-17"
-    Statement = concat(local.common_statements, local.stage_statements[var.stage])
+    Version = "2012-10-17"
+    Statement = concat(
+      local.common_statements,
+      local.keep_input_statements,
+      local.read_predecessor_statements,
+      local.stage_statements[var.stage],
+    )
   }
 }
 

@@ -113,6 +113,12 @@ variable "bucket_arn" {
   type        = string
 }
 
+variable "first_stage" {
+  description = "The first stage of the workflow: it keeps the execution input once, at executions/{id}/input.json (its role may write that object), and reads no predecessor's data (its role may not read or list executions/)."
+  type        = bool
+  default     = false
+}
+
 variable "extra_source_bucket_arns" {
   description = "ETL only: further buckets the ETL stage may read `source` files from (read-only, whole bucket)."
   type        = list(string)

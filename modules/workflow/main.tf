@@ -104,6 +104,7 @@ module "stage" {
 
   kms_key_arn              = module.storage.kms_key_arn
   bucket_arn               = module.storage.bucket_arn
+  first_stage              = each.key == local.stage_order[0]
   extra_source_bucket_arns = each.key == "ETL" ? var.extra_source_bucket_arns : []
   table_arn                = each.key == "Store" ? module.storage.table_arn : null
   table_name               = each.key == "Store" ? module.storage.table_name : null

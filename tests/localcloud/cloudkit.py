@@ -11,14 +11,33 @@ from awskit import log_messages, wait_for  # noqa: F401 - the suite imports them
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's account id (tests only)
-TRUST_LAMBDA = json.dumps(
+
+
+def trust(principal: str) -> str:
+    """A trust policy that lets the AWS service ``principal`` assume the role."""
+    statement = {"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+TRUST_LAMBDA = trust("lambda.amazonaws.com")
+ALLOW_ALL = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+)
+
+#: What the local cloud tests' functions do with their role (IAM is enforced).
+TEST_FUNCTIONS = json.dumps(
     {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
+                "Action": [
+                    "s3:ListAllMyBuckets",
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "dynamodb:BatchWriteItem",
+                ],
+                "Resource": "*",
             }
         ],
     }

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from awskit import local_client
-from cloudkit import REGION, TRUST_LAMBDA, unique, zip_bytes
+from cloudkit import ALLOW_ALL, REGION, TEST_FUNCTIONS, TRUST_LAMBDA, trust, unique, zip_bytes
 
 from ceap_tf.localcloud import LocalCloud
 
@@ -40,7 +40,29 @@ def client(endpoint: str) -> Callable[..., Any]:
 def lambda_role(client: Callable[..., Any]) -> str:
     iam = client("iam")
     name = f"lambda-{uuid.uuid4().hex[:8]}"
-    return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST_LAMBDA)["Role"]["Arn"])
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST_LAMBDA)["Role"]["Arn"]
+    # The test functions list buckets and write objects: IAM is enforced, as on AWS.
+    iam.put_role_policy(RoleName=name, PolicyName="test-functions", PolicyDocument=TEST_FUNCTIONS)
+    return str(arn)
+
+
+@pytest.fixture(scope="session")
+def service_role(client: Callable[..., Any]) -> Callable[[str], str]:
+    """``service_role("states")`` -> the ARN of a role that service may assume, allowed
+    everything: these tests exercise the local cloud's services, not least privilege."""
+    made: dict[str, str] = {}
+
+    def make(service: str) -> str:
+        if service not in made:
+            iam = client("iam")
+            name = f"{service}-{uuid.uuid4().hex[:8]}"
+            made[service] = iam.create_role(
+                RoleName=name, AssumeRolePolicyDocument=trust(f"{service}.amazonaws.com")
+            )["Role"]["Arn"]
+            iam.put_role_policy(RoleName=name, PolicyName="all", PolicyDocument=ALLOW_ALL)
+        return made[service]
+
+    return make
 
 
 @pytest.fixture

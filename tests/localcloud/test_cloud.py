@@ -120,11 +120,25 @@ def test_local_commands(tmp_path: Path) -> None:
         assert info["running"] is True
         assert info["endpoint"] == endpoint
         assert info["state_dir"] == str(project / ".ceap" / "local")
+        assert info["iam"] == "on"
+        assert (info["access_key_id"], info["secret_access_key"]) == ("test", "test")
+        table = runner.invoke(main, ["local", "status", *args])
+        assert "iam" in table.stdout and "access_key_id" in table.stdout
+
+        refused = runner.invoke(main, ["local", "up", "--no-iam", *args])
+        assert refused.exit_code != 0
+        assert "runs with IAM enforcement on" in refused.output
 
         down = runner.invoke(main, ["local", "down", *args])
         assert down.exit_code == 0
         status = runner.invoke(main, ["local", "status", "--json", *args])
         assert json.loads(status.stdout)["running"] is False
+
+        unenforced = runner.invoke(main, ["local", "up", "--no-iam", *args])
+        assert unenforced.exit_code == 0, unenforced.output
+        status = runner.invoke(main, ["local", "status", "--json", *args])
+        assert json.loads(status.stdout)["iam"] == "off"
+        runner.invoke(main, ["local", "down", *args])
 
         reset = runner.invoke(main, ["local", "reset", *args])
         assert reset.exit_code == 0

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
-from cloudkit import log_messages, unique, wait_for
+from cloudkit import ALLOW_ALL, log_messages, trust, unique, wait_for
 
 from ceap_tf.localcloud import glue_job_runs
 
@@ -40,11 +41,33 @@ def glue_bucket(client: Callable[..., Any]) -> str:
     return bucket
 
 
+def _glue_role(glue: Any) -> str:
+    """A role Glue may assume, allowed everything (the runs, not least privilege, are tested)."""
+    iam = boto3.client(
+        "iam",
+        endpoint_url=glue.meta.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    try:
+        return str(iam.get_role(RoleName=GLUE_ROLE_NAME)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        arn = iam.create_role(
+            RoleName=GLUE_ROLE_NAME, AssumeRolePolicyDocument=trust("glue.amazonaws.com")
+        )["Role"]["Arn"]
+        iam.put_role_policy(RoleName=GLUE_ROLE_NAME, PolicyName="all", PolicyDocument=ALLOW_ALL)
+        return str(arn)
+
+
+GLUE_ROLE_NAME = "local-cloud-tests-glue"
+
+
 def _create_job(glue: Any, bucket: str, **extra: Any) -> str:
     name = unique("job")
     glue.create_job(
         Name=name,
-        Role="arn:aws:iam::123456789012:role/glue",
+        Role=_glue_role(glue),
         Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/scripts/job.py"},
         DefaultArguments={
             "--bucket": bucket,
@@ -152,7 +175,9 @@ def test_failed_run_reports_the_error(client: Callable[..., Any], glue_bucket: s
     assert run["ErrorMessage"] == "ValueError: history dataset is empty"
 
 
-def test_glue_sync_task_waits_for_the_run(client: Callable[..., Any], glue_bucket: str) -> None:
+def test_glue_sync_task_waits_for_the_run(
+    client: Callable[..., Any], glue_bucket: str, service_role: Callable[[str], str]
+) -> None:
     glue = client("glue")
     name = _create_job(glue, glue_bucket)
     definition = {
@@ -170,7 +195,7 @@ def test_glue_sync_task_waits_for_the_run(client: Callable[..., Any], glue_bucke
     arn = sfn.create_state_machine(
         name=unique("glue"),
         definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/sfn",
+        roleArn=service_role("states"),
     )["stateMachineArn"]
 
     def run(fail: str) -> dict[str, Any]:

@@ -48,7 +48,9 @@ def test_inline_templates_render_json() -> None:
 
 @pytest.fixture
 def pipe_stack(
-    client: Callable[..., Any], make_function: Callable[..., str]
+    client: Callable[..., Any],
+    make_function: Callable[..., str],
+    service_role: Callable[[str], str],
 ) -> Callable[[str], dict[str, str]]:
     """Queue (visibility 1 s, maxReceiveCount 3) + DLQ + state machine + running pipe."""
 
@@ -85,7 +87,7 @@ def pipe_stack(
         machine = sfn.create_state_machine(
             name=unique("pipe"),
             definition=json.dumps(definition),
-            roleArn="arn:aws:iam::123456789012:role/sfn",
+            roleArn=service_role("states"),
             type=machine_type,
             loggingConfiguration={
                 "level": "ALL",
@@ -96,7 +98,7 @@ def pipe_stack(
         invocation = "REQUEST_RESPONSE" if machine_type == "EXPRESS" else "FIRE_AND_FORGET"
         client("pipes").create_pipe(
             Name=unique("pipe"),
-            RoleArn="arn:aws:iam::123456789012:role/pipe",
+            RoleArn=service_role("pipes"),
             Source=queue_arn,
             SourceParameters={"SqsQueueParameters": {"BatchSize": 1}},
             Target=machine,

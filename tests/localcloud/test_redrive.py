@@ -46,7 +46,9 @@ def _task(function: str, payload: dict[str, Any], **rest: Any) -> dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def machine(client: Callable[..., Any], lambda_role: str) -> dict[str, str]:
+def machine(
+    client: Callable[..., Any], lambda_role: str, service_role: Callable[[str], str]
+) -> dict[str, str]:
     from cloudkit import zip_bytes
 
     bucket = unique("redrive")
@@ -73,11 +75,10 @@ def machine(client: Callable[..., Any], lambda_role: str) -> dict[str, str]:
         },
     }
     sfn = client("stepfunctions")
-    role = client("iam").create_role(RoleName=unique("sfn"), AssumeRolePolicyDocument="{}")
     arn = sfn.create_state_machine(
         name=unique("sm"),
         definition=json.dumps(definition),
-        roleArn=role["Role"]["Arn"],
+        roleArn=service_role("states"),
         type="STANDARD",
     )["stateMachineArn"]
     return {"arn": arn, "bucket": bucket}

@@ -62,9 +62,8 @@ def _definition(function_name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def sfn_role(client: Callable[..., Any]) -> str:
-    role = client("iam").create_role(RoleName=unique("sfn"), AssumeRolePolicyDocument="{}")
-    return str(role["Role"]["Arn"])
+def sfn_role(service_role: Callable[[str], str]) -> str:
+    return service_role("states")
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import socket
+from typing import Any
 
 import orjson
 import pytest
@@ -302,3 +303,35 @@ def test_a_manifest_promising_other_counts_than_its_data_is_detected(aws, invoke
     aws.put(contract.manifest_key("exec-n", "ETL"), manifest.to_json().encode())
     with pytest.raises(StageInputError, match="has 2 records but its manifest says 3"):
         invoke("Filter", "exec-n", {}, previous="ETL")
+
+
+def test_a_denied_call_is_a_config_error_naming_the_permission(aws, invoke, monkeypatch) -> None:
+    """AccessDenied is never retried: the role lacks a permission (a configuration error)."""
+    from botocore.client import BaseClient
+
+    invoke("ETL", "exec-denied", request([raw_event()]))
+    invoke("Score", "exec-denied", {}, previous="ETL")
+    denied = ClientError(
+        {
+            "Error": {
+                "Code": "AccessDeniedException",
+                "Message": "User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized "
+                "to perform: dynamodb:BatchWriteItem on resource: arn:aws:dynamodb:t",
+            },
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        },
+        "BatchWriteItem",
+    )
+    original = BaseClient._make_api_call
+
+    def make_api_call(self: Any, operation: str, params: Any) -> Any:
+        if operation in ("BatchWriteItem", "BatchGetItem"):
+            raise denied
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", make_api_call)
+    with pytest.raises(
+        StageConfigError, match="not authorized to perform: dynamodb:BatchWriteItem"
+    ):
+        invoke("Store", "exec-denied", {}, previous="Score")
+    assert stage_aws.is_access_denied(denied) and not stage_aws.is_transient(denied)

@@ -78,15 +78,20 @@ run "etl_policy" {
 
   variables {
     extra_source_bucket_arns = ["arn:aws:s3:::raw-orders"]
+    first_stage              = true
   }
 
+  assert {
+    condition     = { for s in output.policy.Statement : s.Sid => s.Resource }["KeepExecutionInput"] == "arn:aws:s3:::ceap-workflow-realtime-123456789012/executions/*/input.json"
+    error_message = "the first stage writes exactly executions/{id}/input.json beyond its own prefix"
+  }
   assert {
     condition     = { for s in output.policy.Statement : s.Sid => s.Resource if s.Sid == "WriteOwnStageData" }["WriteOwnStageData"] == "arn:aws:s3:::ceap-workflow-realtime-123456789012/executions/*/ETL/*"
     error_message = "ETL writes only under executions/*/ETL/"
   }
   assert {
-    condition     = { for s in output.policy.Statement : s.Sid => s.Resource }["ReadExecutionData"] == "arn:aws:s3:::ceap-workflow-realtime-123456789012/executions/*"
-    error_message = "reads executions/* of its own bucket"
+    condition     = length([for s in output.policy.Statement : s if contains(["ReadExecutionData", "ListExecutionData"], s.Sid)]) == 0
+    error_message = "the first stage reads no predecessor's data"
   }
   assert {
     condition     = { for s in output.policy.Statement : s.Sid => s.Resource }["ReadSourceFiles"] == ["arn:aws:s3:::ceap-workflow-realtime-123456789012/inputs/*", "arn:aws:s3:::raw-orders/*"]
@@ -159,8 +164,12 @@ run "filter_defaults" {
     error_message = "Filter writes only its own prefix"
   }
   assert {
-    condition     = length([for s in output.policy.Statement : s if contains(["ReadSourceFiles", "ListInputs", "ListExtraSources"], s.Sid)]) == 0
-    error_message = "only ETL reads or lists source files"
+    condition     = { for s in output.policy.Statement : s.Sid => s.Resource }["ReadExecutionData"] == "arn:aws:s3:::ceap-workflow-realtime-123456789012/executions/*"
+    error_message = "a later stage reads executions/* of its own bucket"
+  }
+  assert {
+    condition     = length([for s in output.policy.Statement : s if contains(["ReadSourceFiles", "ListInputs", "ListExtraSources", "KeepExecutionInput"], s.Sid)]) == 0
+    error_message = "only ETL reads or lists source files; only the first stage keeps the input"
   }
 }
 
