@@ -40,7 +40,9 @@ INPUT_NAME = "input.json"
 DATA_SUFFIX = ".jsonl"
 
 # Step Functions execution names: 1-80 chars, no whitespace, brackets, wildcards,
-# or special characters. Being strict here keeps keys predictable.
+# or special characters. Being strict here keeps keys predictable. A name of dots only
+# ("." or "..", valid in Step Functions) is refused: a key segment "executions/../"
+# is resolved away by any tool that maps keys to paths (sync, the console's folders).
 _EXECUTION_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,80}$")
 
 
@@ -55,9 +57,14 @@ def check_stage(stage: str) -> str:
 
 
 def check_execution_id(execution_id: str) -> str:
-    if not isinstance(execution_id, str) or not _EXECUTION_ID.match(execution_id):
+    if (
+        not isinstance(execution_id, str)
+        or not _EXECUTION_ID.match(execution_id)
+        or not execution_id.strip(".")
+    ):
         raise ContractError(
-            f"invalid executionId {execution_id!r}: 1-80 characters of letters, digits, '_.:-'"
+            f"invalid executionId {execution_id!r}: 1-80 characters of letters, digits, '_.:-', "
+            "not only dots"
         )
     return execution_id
 

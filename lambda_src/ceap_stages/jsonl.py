@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import io
 import itertools
+import json
 import operator
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -98,6 +99,13 @@ def iter_stream_lines(stream: BinaryIO, name: str) -> Iterator[list[bytes]]:
         yield [rest + b"\n"]
 
 
+def _record_line(record: object) -> bytes:
+    try:
+        return orjson.dumps(record)
+    except TypeError:  # an integer beyond 64 bits, nesting beyond orjson's 255 levels
+        return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 class LineSource:
     """The lines of one or more named byte streams, in order, as one iterable.
 
@@ -124,8 +132,13 @@ class LineSource:
 
     @classmethod
     def from_records(cls, records: Iterable[object], name: str) -> LineSource:
-        """Inline JSON values (``initialData.records``) as JSON lines."""
-        return cls.from_lines((orjson.dumps(r) for r in records), name)
+        """Inline JSON values (``initialData.records``) as JSON lines.
+
+        The Lambda runtime parses the event with the standard library, so a record may
+        hold what orjson cannot write (an integer beyond 64 bits): such a record is
+        written by the standard library instead, and the stage judges it as any line.
+        """
+        return cls.from_lines(map(_record_line, records), name)
 
     @classmethod
     def from_files(cls, paths: Iterable[Path]) -> LineSource:

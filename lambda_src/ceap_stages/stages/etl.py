@@ -22,9 +22,11 @@ So ``recordsIn = recordCount + rejectedCount + blankLines + outOfDateRange +
 otherMarketplace + duplicates``.
 
 A valid raw order event has a non-empty string ``customerId``, ``subject.type`` and
-``subject.id`` (no ``#``: they enter DynamoDB keys), an ``eventDate`` starting with
-a calendar date ``YYYY-MM-DD``, ``deliveryDate`` null/absent or such a date, a
-numeric ``orderValue``, a ``channelEligibility`` object (a channel is eligible only
+``subject.id`` (no ``#``, at most 256 bytes of UTF-8 each: they enter DynamoDB keys),
+an ``eventDate`` starting with a calendar date ``YYYY-MM-DD`` (one that exists: no
+2024-02-30, no year 0000), ``deliveryDate`` null/absent or such a date, a
+numeric ``orderValue`` that DynamoDB can store (0, or 1e-130 <= abs < 1e126), a
+``channelEligibility`` object (a channel is eligible only
 when its flag is JSON ``true``) and a boolean ``optedOut``. ``eventId``,
 ``orderId``, ``currency`` and ``marketplace`` are optional strings; an optional
 numeric ``fraudRisk`` (0..1) is carried into the candidate for the Filter's trust
@@ -36,7 +38,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -61,6 +63,13 @@ _NUMBER = (int, float)
 _OPTIONAL_STR = (str, type(None))
 _INVALID, _IN_RANGE, _OUT_OF_RANGE = 0, 1, 2
 _DATE_CACHE = 4096
+#: customerId, subject.type and subject.id enter the candidate table's keys (PK, SK and
+#: GSI2SK, which holds all three): DynamoDB allows 2048 bytes for a partition key and
+#: 1024 for a sort key, and refuses the whole batch write when one item exceeds them
+#: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
+#: 256 bytes each keeps every key within its limit, so Store never meets such an item.
+MAX_ID_BYTES = 256
+_MIN_NUMBER, _MAX_NUMBER = 1e-130, 1e126
 _NO_SCORES = orjson.Fragment(b"{}")  # "scores": {} as the streaming loop writes it
 
 
@@ -113,8 +122,31 @@ def expiry(created_at: str, ttl_days: int) -> str:
     return iso_utc(created + timedelta(days=ttl_days))
 
 
+def _calendar_date(prefix: str) -> bool:
+    """Whether ``prefix`` starts with a real calendar date (no 2024-02-30, no year 0)."""
+    if _DATE.match(prefix) is None:
+        return False
+    try:
+        date.fromisoformat(prefix[:10])
+    except ValueError:
+        return False
+    return True
+
+
 def _is_date(value: Any) -> bool:
-    return type(value) is str and _DATE.match(value) is not None
+    return type(value) is str and _calendar_date(value[:11])
+
+
+def _storable(number: float) -> bool:
+    """Whether DynamoDB can store ``number``: 0, or a magnitude from 1e-130 to below 1e126
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html);
+    one item outside that range fails Store's whole batch write."""
+    return number == 0 or _MIN_NUMBER <= abs(number) < _MAX_NUMBER
+
+
+def _id_fits(value: str) -> bool:
+    """At most ``MAX_ID_BYTES`` bytes of UTF-8 (the cheap test first)."""
+    return len(value) <= MAX_ID_BYTES and (value.isascii() or len(value.encode()) <= MAX_ID_BYTES)
 
 
 def _id_problem(value: Any, name: str) -> str | None:
@@ -122,6 +154,8 @@ def _id_problem(value: Any, name: str) -> str | None:
         return f"{name} must be a non-empty string, got {value!r}"
     if "#" in value:
         return f"{name} may not contain '#', got {value!r}"
+    if not _id_fits(value):
+        return f"{name} is longer than {MAX_ID_BYTES} bytes, got {value[:40]!r}..."
     return None
 
 
@@ -165,6 +199,8 @@ def event_problem(event: Any) -> str | None:
     value = event["orderValue"]
     if type(value) not in _NUMBER:
         return f"orderValue must be a number, got {value!r}"
+    if not _storable(value):
+        return f"orderValue must be 0 or between 1e-130 and 1e126 in magnitude, got {value!r}"
     if not isinstance(event["channelEligibility"], dict):
         return f"channelEligibility must be an object, got {event['channelEligibility']!r}"
     if type(event["optedOut"]) is not bool:
@@ -173,7 +209,9 @@ def event_problem(event: Any) -> str | None:
         if event.get(name) is not None and type(event[name]) is not str:
             return f"{name} must be a string, got {event[name]!r}"
     risk = event.get("fraudRisk")
-    if risk is not None and (type(risk) not in _NUMBER or not 0 <= risk <= 1):
+    if risk is not None and (
+        type(risk) not in _NUMBER or not 0 <= risk <= 1 or not _storable(risk)
+    ):
         return f"fraudRisk must be a number from 0 to 1, got {risk!r}"
     return None
 
@@ -244,7 +282,9 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
     loads, dumps, decode_error = orjson.loads, orjson.dumps, orjson.JSONDecodeError
     newline = orjson.OPT_APPEND_NEWLINE
     write_block = out.write_block
-    date_match = _DATE.match
+    calendar_date = _calendar_date
+    min_number, max_number = _MIN_NUMBER, _MAX_NUMBER
+    id_fits = _id_fits
     fail = settings.bad_record_policy == FAIL
     start = end = marketplace = ""
     # context and metadata are the same for every candidate: serialized once.
@@ -280,7 +320,7 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
     def classify_day(prefix: str) -> int:
         if len(day_states) >= _DATE_CACHE:
             day_states.clear()
-        if date_match(prefix) is None:
+        if not calendar_date(prefix):
             state = _INVALID
         else:
             state = _IN_RANGE if start <= prefix[:10] <= end else _OUT_OF_RANGE
@@ -290,7 +330,7 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
     def classify_delivery(prefix: str) -> bool:
         if len(delivery_states) >= _DATE_CACHE:
             delivery_states.clear()
-        state = delivery_states[prefix] = date_match(prefix) is not None
+        state = delivery_states[prefix] = calendar_date(prefix)
         return state
 
     keys = KeySet(settings.dedupe_memory_keys)
@@ -348,12 +388,16 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
                         and "#" not in cid
                         and "#" not in stype
                         and "#" not in sid
+                        and id_fits(cid)
+                        and id_fits(stype)
+                        and id_fits(sid)
                         and (
                             delivery is None
                             or delivery_states.get(delivery[:11])
                             or classify_delivery(delivery[:11])
                         )
                         and type(value) in _NUMBER
+                        and (value == 0 or min_number <= abs(value) < max_number)
                         and type(channels) is dict
                         and type(opted_out) is bool
                         and type(event_id) in _OPTIONAL_STR
@@ -364,7 +408,9 @@ def transform(  # noqa: PLR0915 - one flat loop on purpose: this is the hot path
                     has_risk = "fraudRisk" in event
                     if valid and has_risk:  # event_problem's rule for the optional field
                         risk = event["fraudRisk"]
-                        valid = risk is None or (type(risk) in _NUMBER and 0 <= risk <= 1)
+                        valid = risk is None or (
+                            type(risk) in _NUMBER and 0 <= risk <= 1 and _storable(risk)
+                        )
                 except (KeyError, TypeError, IndexError):
                     valid = False
                 if not valid:
