@@ -10,7 +10,13 @@ from ceap_tf.app import App, global_options, json_option, pass_app
 @click.command("redrive")
 @click.argument("name")
 @click.argument("execution")
-@click.option("--timeout", type=float, default=1800.0, show_default=True, help="Seconds to wait.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1800.0,
+    show_default=True,
+    help="Seconds to wait.",
+)
 @json_option
 @global_options
 @pass_app

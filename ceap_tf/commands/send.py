@@ -14,7 +14,13 @@ from ceap_tf.commands.common import input_options, load_payload
 @click.argument("name")
 @input_options
 @click.option("--wait", is_flag=True, help="Find the execution the message started and follow it.")
-@click.option("--timeout", type=float, default=1800.0, show_default=True, help="Seconds to wait.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1800.0,
+    show_default=True,
+    help="Seconds to wait.",
+)
 @json_option
 @global_options
 @pass_app

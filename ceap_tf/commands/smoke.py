@@ -68,7 +68,13 @@ def run_and_report(
     default=None,
     help="Sample customers in the normal case (1-3 order events each; default 40).",
 )
-@click.option("--timeout", type=float, default=1800.0, show_default=True, help="Seconds per run.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1800.0,
+    show_default=True,
+    help="Seconds per run.",
+)
 @click.option(
     "--outputs",
     "outputs_file",
