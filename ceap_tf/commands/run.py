@@ -39,14 +39,16 @@ def run(
 
     Default input: the order events of 20 sample customers.
     """
+    from botocore.exceptions import BotoCoreError
     from rich.markup import escape
 
     from ceap_tf import deploy_flows as deploy
     from ceap_tf.commands.follow_view import failed, stage_line
-    from ceap_tf.errors import UsageProblem
+    from ceap_tf.errors import TargetUnavailable, UsageProblem
     from ceap_tf.executions import new_execution_name
     from ceap_tf.operations.follow import progress_reporter
     from ceap_tf.operations.workflow import Workflow
+    from ceap_tf.run_journal import RunJournal, journal_dir
 
     payload = load_payload(input_file, sample)
     workflow = app.project.workflow(name)
@@ -60,18 +62,31 @@ def run(
     app.say(f"Starting {execution} on {name} ({client.type}, {app.target.name} target)")
     progress = progress_reporter(wf, execution)
 
-    with app.err.status("running", spinner="dots") as status:
-        result = client.run(
-            payload,
-            name=execution,
-            wait=wait,
-            timeout=timeout,
-            on_stage=stage_line(app),
-            on_tick=lambda s: status.update(progress(s)),
-            on_failure=lambda f: app.say(
-                f"  [yellow]{escape(f'{f.stage} failed ({f.error}): {f.message}')}[/]"
-            ),
-        )
+    journal = RunJournal(journal_dir(app.project.ceap_dir, app.target.name, name))
+    kept = journal.keep(execution, payload)
+    try:
+        with app.err.status("running", spinner="dots") as status:
+            result = client.run(
+                payload,
+                name=execution,
+                wait=wait,
+                timeout=timeout,
+                on_stage=stage_line(app),
+                on_tick=lambda s: status.update(progress(s)),
+                on_failure=lambda f: app.say(
+                    f"  [yellow]{escape(f'{f.stage} failed ({f.error}): {f.message}')}[/]"
+                ),
+            )
+    except (TargetUnavailable, BotoCoreError) as exc:
+        raise TargetUnavailable(
+            f"execution {execution} of {name} was lost: {exc}; its input is kept at {kept}",
+            hint=f"when the target is back (ceap-tf apply {name} after a local cloud restart), "
+            f"run it again: ceap-tf run {name} --input {kept}",
+        ) from exc
+    if result.status != "RUNNING":
+        journal.ended(execution)
+        if input_file is not None and input_file.resolve().parent == journal.directory.resolve():
+            input_file.unlink(missing_ok=True)  # a lost execution's input, now run again
     doc = {
         "execution": result.name,
         "arn": result.arn,

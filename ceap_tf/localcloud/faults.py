@@ -11,9 +11,15 @@ Rule fields (JSON):
 - ``method`` / ``path``: HTTP method and a regular expression on the path (REST APIs).
 - ``status`` (default 500), ``code`` (default ``InternalServerError``), ``message``.
 - ``count`` (default 1): how many matching requests fail.
-- ``function``: only while an invocation of this Lambda function is in flight.
+- ``function``: only requests made by this Lambda function (the local cloud gives each
+  function a session token naming it, ``FUNCTION_TOKEN_PREFIX``), so a client outside
+  it (a CLI polling the same bucket) is never hit.
 - ``invocations``: with ``function``, fail every matching request made during the first
   N invocations that make one (independent of the client's own retry count).
+- ``delay`` (seconds, default 0): hold the matching request that long before answering
+  (a slow dependency: with a short function timeout, a Lambda timeout).
+- ``fail`` (default true): false lets the request through to the service after the
+  delay, instead of answering with the error.
 """
 
 from __future__ import annotations
@@ -36,6 +42,14 @@ _RPC_V2_PATH = re.compile(r"^/service/[^/]+/operation/([^/]+)$")
 _QUERY_SERVICES_WITH_XML_ERRORS = {"sqs", "sns", "iam", "sts", "monitoring", "cloudformation"}
 
 
+#: The session token of an emulated function's credentials: this prefix and its name.
+FUNCTION_TOKEN_PREFIX = "ceap-local-function:"
+
+
+def function_token(function_name: str) -> str:
+    return f"{FUNCTION_TOKEN_PREFIX}{function_name}"
+
+
 class FaultRuleError(ValueError):
     """A fault rule is malformed."""
 
@@ -52,6 +66,8 @@ class FaultRule:
     count: int = 1
     function: str | None = None
     invocations: int | None = None
+    delay: float = 0.0
+    fail: bool = True
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     fired: int = 0
     hit_invocations: list[str] = field(default_factory=list)
@@ -61,12 +77,17 @@ class FaultRule:
         if not isinstance(data, dict) or not isinstance(data.get("service"), str):
             raise FaultRuleError("a fault rule is a JSON object with at least a 'service' string")
         known = {"service", "operation", "method", "path", "status", "code", "message"}
-        known |= {"count", "function", "invocations"}
+        known |= {"count", "function", "invocations", "delay", "fail"}
         unknown = set(data) - known
         if unknown:
             raise FaultRuleError(f"unknown fault rule fields: {', '.join(sorted(unknown))}")
         if data.get("invocations") is not None and not data.get("function"):
             raise FaultRuleError("'invocations' needs 'function'")
+        delay = data.get("delay", 0.0)
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 900:
+            raise FaultRuleError("'delay' is a number of seconds from 0 to 900")
+        if not isinstance(data.get("fail", True), bool):
+            raise FaultRuleError("'fail' is true or false")
         rule = cls(**data)
         if rule.path is not None:
             re.compile(rule.path)
@@ -85,6 +106,7 @@ class RequestInfo:
     method: str
     path: str
     protocol: str  # "json", "query", "rpcv2", "rest"
+    caller: str | None = None  # the emulated function that made the request
 
 
 class FaultRegistry:
@@ -129,6 +151,8 @@ class FaultRegistry:
                 if rule.exhausted() or not _matches(rule, request):
                     continue
                 if rule.function is not None:
+                    if request.caller != rule.function:
+                        continue
                     running = self._in_flight.get(rule.function, [])
                     if not running:
                         continue
@@ -159,12 +183,18 @@ def describe_request(environ: dict[str, Any]) -> RequestInfo:
     path = environ.get("PATH_INFO", "")
     scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     service = scope.group(1) if scope else None
+    token = environ.get("HTTP_X_AMZ_SECURITY_TOKEN", "")
+    caller = (
+        token.removeprefix(FUNCTION_TOKEN_PREFIX)
+        if token.startswith(FUNCTION_TOKEN_PREFIX)
+        else None
+    )
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
-        return RequestInfo(service, target.rsplit(".", 1)[-1], method, path, "json")
+        return RequestInfo(service, target.rsplit(".", 1)[-1], method, path, "json", caller)
     rpc = _RPC_V2_PATH.match(path)
     if rpc and "cbor" in environ.get("CONTENT_TYPE", ""):
-        return RequestInfo(service, rpc.group(1), method, path, "rpcv2")
+        return RequestInfo(service, rpc.group(1), method, path, "rpcv2", caller)
     action = parse_qs(environ.get("QUERY_STRING", "")).get("Action", [None])[0]
     if action is None and environ.get("CONTENT_TYPE", "").startswith(
         "application/x-www-form-urlencoded"
@@ -174,8 +204,8 @@ def describe_request(environ: dict[str, Any]) -> RequestInfo:
         environ["wsgi.input"] = io.BytesIO(body)
         action = parse_qs(body.decode("utf-8", errors="replace")).get("Action", [None])[0]
     if action is not None:
-        return RequestInfo(service, action, method, path, "query")
-    return RequestInfo(service, None, method, path, "rest")
+        return RequestInfo(service, action, method, path, "query", caller)
+    return RequestInfo(service, None, method, path, "rest", caller)
 
 
 def error_response(

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 
 from ceap_tf.awsfacts import LAMBDA_RUNTIME_PACKAGES
 from ceap_tf.localcloud import lambda_bootstrap
+from ceap_tf.localcloud.faults import function_token
 from ceap_tf.localcloud.identity import LOCAL_CREDENTIALS
 from ceap_tf.localcloud.interpreters import RuntimeUnavailable, interpreter_for
 
@@ -497,6 +498,8 @@ class LambdaRuntime:
         env.update(
             {
                 **TEST_CREDENTIALS,
+                # Names the function in its requests: fault rules of one function hit it only.
+                "AWS_SESSION_TOKEN": function_token(spec.function_name),
                 "AWS_REGION": spec.region,
                 "AWS_DEFAULT_REGION": spec.region,
                 "AWS_ENDPOINT_URL": self._endpoint,

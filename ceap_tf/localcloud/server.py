@@ -56,7 +56,9 @@ class CeapMiddleware:
         if self._faults.active():
             request = describe_request(environ)
             rule = self._faults.take(request)
-            if rule is not None:
+            if rule is not None and rule.delay:
+                time.sleep(rule.delay)
+            if rule is not None and rule.fail:
                 status, headers, body = error_response(rule, request)
                 start_response(status, headers)
                 return [body]

@@ -26,6 +26,10 @@ locals {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
+    # A function timeout (Lambda: Sandbox.Timedout; Step Functions' docs: Lambda.Unknown,
+    # which also covers running out of memory): retried, then the execution fails.
+    "Sandbox.Timedout",
+    "Lambda.Unknown",
   ]
 
   lambda_retry = [

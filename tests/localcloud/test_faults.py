@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -12,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from cloudkit import unique
 
-from ceap_tf.localcloud.faults import FaultRegistry, FaultRule, describe_request
+from ceap_tf.localcloud.faults import FaultRegistry, FaultRule, describe_request, function_token
 
 WRITER = """
 import boto3
@@ -123,6 +124,23 @@ def test_function_rule_hits_every_call_of_the_first_invocations(
     assert invoke() == {"error": None}
 
 
+def test_delay_rule_holds_the_call_and_can_let_it_through(
+    client: Callable[..., Any], faults: Callable[..., tuple[int, Any]], table: str
+) -> None:
+    faults(
+        "POST", {"service": "dynamodb", "operation": "BatchWriteItem", "delay": 1.5, "fail": False}
+    )
+    dynamodb = client("dynamodb", retries=0)
+    started = time.monotonic()
+    _write(dynamodb, table, "slow")  # held, then answered by the service: no error
+    held = time.monotonic() - started
+    assert held >= 1.5
+    item = dynamodb.get_item(TableName=table, Key={"pk": {"S": "slow"}})
+    assert item["Item"]["pk"]["S"] == "slow"  # it reached the service
+    [rule] = faults("GET")[1]["rules"]
+    assert (rule["fired"], rule["delay"], rule["fail"]) == (1, 1.5, False)
+
+
 def test_bad_rules_are_rejected(faults: Callable[..., tuple[int, Any]]) -> None:
     status, body = faults("POST", {"operation": "BatchWriteItem"})
     assert status == 400
@@ -130,6 +148,9 @@ def test_bad_rules_are_rejected(faults: Callable[..., tuple[int, Any]]) -> None:
     status, body = faults("POST", {"service": "s3", "colour": "red"})
     assert status == 400
     assert "colour" in body["error"]
+    for bad in ({"delay": -1}, {"delay": "1"}, {"delay": 901}, {"fail": "no"}):
+        status, body = faults("POST", {"service": "s3", **bad})
+        assert status == 400, bad
     status, body = faults("GET")
     assert status == 200
     assert body == {"rules": []}
@@ -150,3 +171,17 @@ def test_request_description_by_protocol() -> None:
     registry.add(FaultRule(service="dynamodb", operation="BatchWriteItem", count=1))
     assert registry.take(info) is not None
     assert registry.take(info) is None
+
+
+def test_a_function_rule_hits_only_requests_the_function_makes() -> None:
+    auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, Sig=x"
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/bucket/key", "HTTP_AUTHORIZATION": auth}
+    outside = describe_request(environ)
+    inside = describe_request({**environ, "HTTP_X_AMZ_SECURITY_TOKEN": function_token("fn")})
+    assert (outside.caller, inside.caller) == (None, "fn")
+
+    registry = FaultRegistry()
+    registry.add(FaultRule(service="s3", function="fn", count=5))
+    registry.begin("fn", "request-1")  # an invocation of fn is in flight...
+    assert registry.take(outside) is None  # ...but this request is not its own
+    assert registry.take(inside) is not None

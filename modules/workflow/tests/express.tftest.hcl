@@ -128,7 +128,7 @@ run "lambda_tasks" {
         JitterStrategy  = "FULL"
       },
       {
-        ErrorEquals     = ["StageTransientError", "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException"]
+        ErrorEquals     = ["StageTransientError", "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Sandbox.Timedout", "Lambda.Unknown"]
         IntervalSeconds = 2
         MaxAttempts     = 2
         BackoffRate     = 2
