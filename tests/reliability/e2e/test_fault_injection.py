@@ -7,7 +7,7 @@ EXPRESS workflow (tests/reliability/e2e/envs/relfaults), each run through ``ceap
 - a stage failing on every attempt fails the execution after the retries, with the
   stage's error as its cause, and the earlier stages' outputs stay intact; a permanent
   AWS error (AccessDenied) is not retried at all;
-- a Lambda timeout (a slow dependency, the function's 8 s timeout) is retried as on AWS,
+- a Lambda timeout (a slow dependency, the function's 12 s timeout) is retried as on AWS,
   then fails the execution with ``Sandbox.Timedout``;
 - DynamoDB and EventBridge throttling and S3 5xx answers are absorbed by the stages' own
   client retries: the state machine never sees them.
@@ -96,16 +96,16 @@ def test_a_stage_failing_on_every_attempt_fails_with_its_cause_and_keeps_earlier
     endpoint: str,
     tmp_path: Path,
 ) -> None:
-    score = workflow["function_names"]["Score"]
+    store = workflow["function_names"]["Store"]
     post_fault(
         endpoint,
         {
             "service": "s3",
             "method": "PUT",
-            "path": "/executions/[^/]+/Score/",
+            "path": "/executions/[^/]+/Store/",
             "status": 500,
             "code": "InternalError",
-            "function": score,
+            "function": store,
             "count": 1000,
         },
     )
@@ -114,14 +114,18 @@ def test_a_stage_failing_on_every_attempt_fails_with_its_cause_and_keeps_earlier
 
     assert result["status"] == "FAILED"
     assert result["error"] == "StageTransientError"
-    assert "Score: transient AWS fault" in json.loads(result["cause"])["errorMessage"]
+    assert "Store: transient AWS fault" in json.loads(result["cause"])["errorMessage"]
     failures = task_failures(client, workflow, result["execution"])
-    assert [f["state"] for f in failures] == ["Score"] * 3  # the first attempt and 2 retries
+    assert [f["state"] for f in failures] == ["Store"] * 3  # the first attempt and 2 retries
     s3, bucket, execution = client("s3"), workflow["bucket"], result["execution"]
-    for stage in ("ETL", "Filter"):
+    for stage in ("ETL", "Filter", "Score"):
         assert assert_outputs_exactly_as_manifest(s3, bucket, execution, stage)["recordCount"] > 0
-    assert stage_objects(s3, bucket, execution, "Score") == []  # aborted parts removed
-    assert stored_items(client("dynamodb"), workflow["table_name"], "rel-permanent") == []
+    assert stage_objects(s3, bucket, execution, "Store") == []  # aborted parts removed
+    # Each attempt wrote the table before failing on its output: still one copy each.
+    items = stored_items(client("dynamodb"), workflow["table_name"], "rel-permanent")
+    score = read_manifest(s3, bucket, execution, "Score")
+    assert len(items) == score["recordCount"]
+    assert {item["version"]["N"] for item in items} == {"1"}
 
 
 def test_a_permanent_aws_error_is_not_retried(
@@ -165,7 +169,7 @@ def test_a_lambda_timeout_is_retried_then_fails_the_execution(  # noqa: PLR0917
     slow_attempts, status = case
     score = workflow["function_names"]["Score"]
     timeout = client("lambda").get_function_configuration(FunctionName=score)["Timeout"]
-    assert timeout == 8  # the env's stage_overrides
+    assert timeout == 12  # the env's stage_overrides
     # The first S3 read of each slow attempt answers after the function's timeout.
     post_fault(
         endpoint,

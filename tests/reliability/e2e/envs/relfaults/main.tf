@@ -10,6 +10,6 @@ module "workflow" {
   stage_package = var.stage_package
   force_destroy = true
   stage_overrides = {
-    Score = { timeout = 8 }
+    Score = { timeout = 12 }
   }
 }
