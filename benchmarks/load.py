@@ -238,9 +238,12 @@ def run_burst(
 ) -> tuple[BurstResult, set[str], set[str]]:
     """Send ``n`` messages (every ``POISON_EVERY``-th a poison one), wait until the queue
     is drained, then read where each ended. (result, good programs, poison programs)."""
+    from ceap_tf.localcloud.pipes import RECEIVE_WAIT_S
+
     client("sqs").set_queue_attributes(
         QueueUrl=workflow["queue_url"], Attributes={"VisibilityTimeout": str(BURST_VISIBILITY_S)}
     )
+    time.sleep(RECEIVE_WAIT_S + 1)  # a receive begun before keeps the old visibility
     bodies, good, bad = [], set(), set()
     for i in range(n):
         program = f"{tag}-{i}"
