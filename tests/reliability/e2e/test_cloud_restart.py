@@ -29,7 +29,7 @@ from faultkit import fault_rules, input_file, stored_items
 
 from ceap_tf.localcloud import LocalCloud
 
-NAME = "relcrash"
+NAME = "relexpress"
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_a_run_whose_cloud_dies_says_the_execution_was_lost_and_keeps_its_input(
     assert lost_run["code"] == 4, lost_run["log"]
     assert "Traceback" not in lost_run["log"]
     error, kept = lost_run["error"], lost_run["kept"]
-    assert error.startswith("Error: execution run-") and " of relcrash was lost: " in error
+    assert error.startswith("Error: execution run-") and " of relexpress was lost: " in error
     assert json.loads(kept.read_text()) == json.loads(lost_run["sent"].read_text())
     assert error.endswith(f"run it again: ceap-tf run {NAME} --input {kept}")
 

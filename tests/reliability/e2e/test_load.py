@@ -1,4 +1,4 @@
-"""Load on a deployed EXPRESS workflow (tests/reliability/e2e/envs/relload), with the
+"""Load on a deployed EXPRESS workflow (tests/reliability/e2e/envs/relexpress), with the
 library of ``python -m benchmarks.load`` (which prints the numbers; this test checks
 correctness only, never timings).
 
@@ -21,7 +21,7 @@ from e2ekit import Ceap, leftovers, read_manifest
 
 from benchmarks import load
 
-NAME = "relload"
+NAME = "relexpress"
 SCALE = load.scale_from_env(0.1)
 
 pytestmark = pytest.mark.load

@@ -20,7 +20,7 @@ import pytest
 from e2ekit import Ceap, leftovers, post_fault, wait_for
 from faultkit import fault_rules, input_file
 
-NAME = "relstate"
+NAME = "relexpress"
 
 
 def _lock_info(ceap: Ceap) -> Path:

@@ -2,7 +2,7 @@ provider "aws" {
   default_tags {
     tags = {
       Project   = "ceap"
-      Workflow  = "relstate"
+      Workflow  = "relexpress"
       ManagedBy = "terraform"
     }
   }

@@ -1,9 +1,0 @@
-provider "aws" {
-  default_tags {
-    tags = {
-      Project   = "ceap"
-      Workflow  = "relcrash"
-      ManagedBy = "terraform"
-    }
-  }
-}
