@@ -3,10 +3,11 @@ stage events, each run through the real stage handlers (moto in-process).
 
 What each kind must get:
 
-- ``line``: one bad line between two good ones in an ``s3://`` source. The whole chain
-  (ETL -> Filter -> Score -> Store -> Reactive) succeeds; ETL records the bad line in
-  ``rejected/`` with its reason and line number (or counts it in a named metric), the
-  two good lines are stored: every line is accounted for, none silently dropped.
+- ``line``: every bad line of the table, each after a good line, in one ``s3://``
+  source. The whole chain (ETL -> Filter -> Score -> Store -> Reactive) succeeds; ETL
+  records each bad line in ``rejected/`` with its reason and line number (or counts it
+  in a named metric), every good line is stored: every line is accounted for, none
+  silently dropped.
 - ``input``: an execution input the first stage refuses with ``StageInputError`` (an
   error the state machine never retries) naming the problem; the input is still kept
   at ``executions/{id}/input.json`` for the operator.
