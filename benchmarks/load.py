@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - run by han
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=scale_from_env(1.0))
     parser.add_argument("--workdir", type=Path)
-    parser.add_argument("--keep", action="store_true", help="Keep the deployment.")
+    parser.add_argument("--keep", action="store_true", help="Keep the local cloud running.")
     args = parser.parse_args(argv)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="ceap-load-"))
     project = work / "project"
@@ -381,7 +381,9 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - run by han
         print(json.dumps(report))
     finally:
         if not args.keep:
-            cli("destroy", "realtime", "--auto-approve")
+            # The local cloud keeps everything in memory: stopping it removes the
+            # deployment (a destroy would stop at the bucket, which holds the runs' data
+            # and is not force_destroy in envs/realtime).
             cloud.stop()
             if args.workdir is None:
                 shutil.rmtree(work, ignore_errors=True)
