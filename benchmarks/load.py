@@ -339,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - run by han
     from botocore.config import Config
 
     from ceap_tf.localcloud import LocalCloud
+    from ceap_tf.localcloud.clients import local_client
+    from ceap_tf.localcloud.identity import LOCAL_REGION
 
     cli("apply", "realtime", "--no-smoke")
     workflow = json.loads(cli("outputs", "realtime", "--json"))["workflow"]
@@ -346,22 +348,14 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - run by han
     endpoint = cloud.ensure_running()
 
     def client(service: str) -> Any:
-        import boto3
-
-        return boto3.client(
-            service,
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(
-                inject_host_prefix=False,
-                s3={"addressing_style": "path"},
-                max_pool_connections=100,
-                read_timeout=330,
-                retries={"total_max_attempts": 1},
-            ),
+        config = Config(
+            inject_host_prefix=False,
+            s3={"addressing_style": "path"},
+            max_pool_connections=100,
+            read_timeout=330,
+            retries={"total_max_attempts": 1},
         )
+        return local_client(service, endpoint, LOCAL_REGION, config)
 
     try:
         concurrent, seconds = concurrent_executions(
