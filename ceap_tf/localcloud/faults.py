@@ -50,6 +50,22 @@ def function_token(function_name: str) -> str:
     return f"{FUNCTION_TOKEN_PREFIX}{function_name}"
 
 
+#: Session tokens of the execution-role sessions the Lambda runtime hands its functions
+#: when IAM is enforced (their token is STS's, so it cannot carry the name): token -> name.
+_ROLE_SESSION_CALLERS: dict[str, str] = {}
+
+
+def name_function_session(session_token: str, function_name: str) -> None:
+    """Record that requests signed with ``session_token`` come from ``function_name``."""
+    _ROLE_SESSION_CALLERS[session_token] = function_name
+
+
+def _caller(token: str) -> str | None:
+    if token.startswith(FUNCTION_TOKEN_PREFIX):
+        return token.removeprefix(FUNCTION_TOKEN_PREFIX)
+    return _ROLE_SESSION_CALLERS.get(token)
+
+
 class FaultRuleError(ValueError):
     """A fault rule is malformed."""
 
@@ -184,11 +200,7 @@ def describe_request(environ: dict[str, Any]) -> RequestInfo:
     scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     service = scope.group(1) if scope else None
     token = environ.get("HTTP_X_AMZ_SECURITY_TOKEN", "")
-    caller = (
-        token.removeprefix(FUNCTION_TOKEN_PREFIX)
-        if token.startswith(FUNCTION_TOKEN_PREFIX)
-        else None
-    )
+    caller = _caller(token)
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return RequestInfo(service, target.rsplit(".", 1)[-1], method, path, "json", caller)

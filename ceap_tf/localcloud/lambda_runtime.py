@@ -40,7 +40,7 @@ from typing import Any, Protocol
 
 from ceap_tf.awsfacts import LAMBDA_RUNTIME_PACKAGES
 from ceap_tf.localcloud import lambda_bootstrap
-from ceap_tf.localcloud.faults import function_token
+from ceap_tf.localcloud.faults import function_token, name_function_session
 from ceap_tf.localcloud.identity import LOCAL_CREDENTIALS
 from ceap_tf.localcloud.interpreters import RuntimeUnavailable, interpreter_for
 
@@ -463,7 +463,10 @@ class LambdaRuntime:
         env["PYTHONPATH"] = os.pathsep.join(python_path)
         try:
             python = interpreter_for(spec.runtime, local=self._python)
-            env.update(self._role_credentials(spec))
+            role_credentials = self._role_credentials(spec)
+            env.update(role_credentials)
+            if "AWS_SESSION_TOKEN" in role_credentials:  # fault rules still find the function
+                name_function_session(role_credentials["AWS_SESSION_TOKEN"], spec.function_name)
         except RuntimeUnavailable as exc:
             # The handler is never imported: the bootstrap (standard library only) reports
             # the error as the environment's init error, as a failed Lambda init does.
