@@ -255,3 +255,18 @@ def estimate(project: Project, workflow: Workflow, assumptions: Assumptions) -> 
         shape.alarms * p["alarm_per_month"] + p["dashboard_per_month"] + p["kms_key_per_month"]
     )
     return result
+
+
+#: The env variable through which ``ceap-tf apply`` hands the estimate to the budget.
+ESTIMATE_VARIABLE = "cost_estimate_usd"
+
+
+def estimate_variables(project: Project, env: str) -> dict[str, float]:
+    """``{cost_estimate_usd: total}`` for a workflow env at the default assumptions
+    (what ``ceap-tf cost NAME`` prints); empty for an env that is not a workflow.
+    modules/workflow turns it into the AWS Budgets limit (times ``budget_margin``)."""
+    for workflow in project.workflows():
+        if workflow.name == env:
+            assumptions = Assumptions(executions_per_month=DEFAULT_EXECUTIONS[workflow.type])
+            return {ESTIMATE_VARIABLE: round(estimate(project, workflow, assumptions).total, 2)}
+    return {}

@@ -11,3 +11,9 @@ variable "stage_package" {
     layer_zip_s3_key = optional(string)
   })
 }
+
+variable "cost_estimate_usd" {
+  description = "Monthly cost estimate of this workflow from `ceap-tf cost` (ceap-tf apply passes it); the workflow's AWS Budgets limit defaults to it times a margin. null: no budget unless the module call sets budget_monthly_limit_usd."
+  type        = number
+  default     = null
+}

@@ -51,6 +51,21 @@ locals {
         }
       },
     ],
+    length(var.kms_budget_source_arns) == 0 ? [] : [
+      {
+        # AWS Budgets publishes the workflow budget's notifications to the encrypted
+        # alarm topic (https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html).
+        Sid       = "AllowBudgetsToPublishToTheAlarmTopic"
+        Effect    = "Allow"
+        Principal = { Service = "budgets.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        Resource  = "*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = local.account_id }
+          ArnLike      = { "aws:SourceArn" = var.kms_budget_source_arns }
+        }
+      },
+    ],
     length(local.kms_log_group_arns) == 0 ? [] : [
       {
         # CloudWatch Logs encrypts the workflow's log groups, and only those. (No

@@ -130,3 +130,14 @@ variable "kms_eventbridge_topic_arns" {
     error_message = "kms_eventbridge_topic_arns must be SNS topic ARNs (arn:aws:sns:region:account:name)."
   }
 }
+
+variable "kms_budget_source_arns" {
+  description = "ARNs of AWS Budgets budgets that notify the workflow's encrypted alarm topic. The key policy lets budgets.amazonaws.com use the key for exactly these budgets (aws:SourceArn, aws:SourceAccount; https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html). Empty: Budgets may not use the key."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.kms_budget_source_arns : can(regex("^arn:[a-z-]+:budgets::[0-9]{12}:budget/[A-Za-z0-9_.:-]{1,100}$", a))])
+    error_message = "kms_budget_source_arns must be budget ARNs (arn:aws:budgets::account:budget/name)."
+  }
+}

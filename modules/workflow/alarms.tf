@@ -55,6 +55,7 @@ locals {
           }
         },
       ] : [],
+      local.budget_topic_statements, # budget.tf
     )
   }
 }
@@ -138,7 +139,7 @@ resource "aws_cloudwatch_metric_alarm" "duration" {
 
 resource "aws_cloudwatch_metric_alarm" "dlq" {
   alarm_name          = "${local.alarm_prefix}-dlq-not-empty"
-  alarm_description   = "Messages reached ${module.storage.dlq_name}: their executions failed 3 times."
+  alarm_description   = "More than ${var.dlq_alarm_threshold_messages} messages in ${module.storage.dlq_name}: their executions failed 3 times."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = module.storage.dlq_name }
@@ -146,7 +147,7 @@ resource "aws_cloudwatch_metric_alarm" "dlq" {
   period              = var.alarm_period_seconds
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
+  threshold           = var.dlq_alarm_threshold_messages
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]
@@ -184,7 +185,7 @@ resource "aws_cloudwatch_metric_alarm" "glue_failed" {
   count = local.is_standard ? 1 : 0
 
   alarm_name          = "${local.alarm_prefix}-glue-job-failed"
-  alarm_description   = "A run of ${local.glue_job_name} failed, timed out or errored."
+  alarm_description   = "More than ${var.glue_failure_alarm_threshold_runs} runs of ${local.glue_job_name} failed, timed out or errored in ${var.alarm_period_seconds} s."
   namespace           = "AWS/Events"
   metric_name         = "TriggeredRules"
   dimensions          = { RuleName = aws_cloudwatch_event_rule.glue_failed[0].name }
@@ -192,7 +193,7 @@ resource "aws_cloudwatch_metric_alarm" "glue_failed" {
   period              = var.alarm_period_seconds
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
+  threshold           = var.glue_failure_alarm_threshold_runs
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]

@@ -67,6 +67,7 @@ module "storage" {
 
   kms_alarm_source_arns      = local.alarm_source_arns
   kms_eventbridge_topic_arns = local.is_standard ? [local.alarm_topic_arn] : []
+  kms_budget_source_arns     = local.create_budget ? [local.budget_arn] : []
   kms_log_group_names = [
     "/aws/lambda/CeapWorkflow-${var.name}-*",
     local.states_log_group,

@@ -116,6 +116,9 @@ output "summary" {
     glue_job_name      = local.is_standard ? module.glue_job[0].job_name : null
     dashboard_name     = aws_cloudwatch_dashboard.this.dashboard_name
     alarm_topic_arn    = aws_sns_topic.alarms.arn
+    budget_name        = local.create_budget ? aws_budgets_budget.this[0].name : null
+    catalog_database   = var.create_catalog ? aws_glue_catalog_database.this[0].name : null
+    catalog_tables     = var.create_catalog ? concat([aws_glue_catalog_table.candidates[0].name], aws_glue_catalog_table.customer_history[*].name) : []
     log_groups = {
       state_machine = aws_cloudwatch_log_group.states.name
       functions     = { for s, m in module.stage : s => m.log_group_name }

@@ -245,3 +245,147 @@ variable "throttle_retry_max_attempts" {
     error_message = "throttle_retry_max_attempts must be null (the type's default) or between 0 and 20."
   }
 }
+
+# ---------------------------------------------------------------- alert routing (alerting.tf)
+
+variable "dlq_alarm_threshold_messages" {
+  description = "Alarm when the dead-letter queue holds more than this many visible messages (the seed's DLQ > 0)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.dlq_alarm_threshold_messages >= 0 && floor(var.dlq_alarm_threshold_messages) == var.dlq_alarm_threshold_messages
+    error_message = "dlq_alarm_threshold_messages must be a whole number >= 0."
+  }
+}
+
+variable "glue_failure_alarm_threshold_runs" {
+  description = "STANDARD only: alarm when more than this many HeavyETL job runs end FAILED, TIMEOUT or ERROR in one alarm period (the seed's Glue job failures: > 0)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.glue_failure_alarm_threshold_runs >= 0 && floor(var.glue_failure_alarm_threshold_runs) == var.glue_failure_alarm_threshold_runs
+    error_message = "glue_failure_alarm_threshold_runs must be a whole number >= 0."
+  }
+}
+
+variable "alarm_email_addresses" {
+  description = "Email addresses subscribed to the alarm topic. Each receives a confirmation email from SNS and gets alarms only after following its link; until then `ceap-tf status` shows the subscription as pending."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.alarm_email_addresses : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", a))])
+    error_message = "alarm_email_addresses must be email addresses (name@domain.tld)."
+  }
+}
+
+variable "alarm_https_endpoints" {
+  description = "HTTPS endpoints subscribed to the alarm topic, keyed by a name of your choice, e.g. {pagerduty = {url = \"https://events.pagerduty.com/integration/<key>/enqueue\", auto_confirms = true}, chat = {url = \"https://hooks.example.com/...\"}}. SNS first POSTs a SubscriptionConfirmation whose SubscribeURL the endpoint must visit; auto_confirms = true (endpoints that do it by themselves, such as PagerDuty's) makes terraform wait for that confirmation; raw_message_delivery posts the bare message instead of the SNS envelope. Sensitive: integration URLs carry keys."
+  type = map(object({
+    url                  = string
+    auto_confirms        = optional(bool, false)
+    raw_message_delivery = optional(bool, false)
+  }))
+  default   = {}
+  sensitive = true
+
+  validation {
+    condition     = alltrue([for k, e in var.alarm_https_endpoints : can(regex("^[A-Za-z0-9_-]{1,64}$", k)) && startswith(e.url, "https://")])
+    error_message = "alarm_https_endpoints keys must be names of letters, digits, '_' or '-', and every url must start with https:// (SNS delivers alarms over TLS only)."
+  }
+}
+
+# ---------------------------------------------------------------- cost budget (budget.tf)
+
+variable "create_budget" {
+  description = "Create an AWS Budgets cost budget for the workflow (when a limit is known: budget_monthly_limit_usd, or budget_cost_estimate_usd times budget_margin)."
+  type        = bool
+  default     = true
+}
+
+variable "budget_monthly_limit_usd" {
+  description = "Monthly cost budget of the workflow in USD; null derives it from budget_cost_estimate_usd x budget_margin."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.budget_monthly_limit_usd == null || coalesce(var.budget_monthly_limit_usd, 1) > 0
+    error_message = "budget_monthly_limit_usd must be null or a positive amount."
+  }
+}
+
+variable "budget_cost_estimate_usd" {
+  description = "The workflow's monthly estimate from `ceap-tf cost NAME` (the wrapper passes it as the env variable cost_estimate_usd); the default budget limit is this times budget_margin, rounded up to whole dollars."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.budget_cost_estimate_usd == null || coalesce(var.budget_cost_estimate_usd, 0) >= 0
+    error_message = "budget_cost_estimate_usd must be null or >= 0."
+  }
+}
+
+variable "budget_margin" {
+  description = "Factor over the cost estimate that makes the default budget limit (1.5: alert at 50 % over the estimate)."
+  type        = number
+  default     = 1.5
+
+  validation {
+    condition     = var.budget_margin >= 1
+    error_message = "budget_margin must be at least 1."
+  }
+}
+
+variable "budget_minimum_usd" {
+  description = "Lowest default budget limit in USD, so a tiny estimate does not alert on cents."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.budget_minimum_usd > 0
+    error_message = "budget_minimum_usd must be positive."
+  }
+}
+
+variable "budget_cost_allocation_tag" {
+  description = "Cost-allocation tag key whose value is the workflow name on every resource (the env's provider default_tags); the budget counts costs with that tag. AWS counts a tag only after it is activated in the Billing console (README, Cost budget)."
+  type        = string
+  default     = "Workflow"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9 _.:/=+@-]{1,128}$", var.budget_cost_allocation_tag)) && !startswith(var.budget_cost_allocation_tag, "aws:")
+    error_message = "budget_cost_allocation_tag must be a user tag key (1-128 characters, not starting with aws:)."
+  }
+}
+
+variable "budget_actual_threshold_percent" {
+  description = "Notify the alarm topic when actual spend this month exceeds this percentage of the budget."
+  type        = number
+  default     = 80
+
+  validation {
+    condition     = var.budget_actual_threshold_percent > 0 && var.budget_actual_threshold_percent <= 1000
+    error_message = "budget_actual_threshold_percent must be in (0, 1000]."
+  }
+}
+
+variable "budget_forecast_threshold_percent" {
+  description = "Notify the alarm topic when the month's forecast spend exceeds this percentage of the budget."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.budget_forecast_threshold_percent > 0 && var.budget_forecast_threshold_percent <= 1000
+    error_message = "budget_forecast_threshold_percent must be in (0, 1000]."
+  }
+}
+
+# ---------------------------------------------------------------- Glue Data Catalog (catalog.tf)
+
+variable "create_catalog" {
+  description = "Create a Glue Data Catalog database with tables for the workflow's candidates and (STANDARD) the customer-history dataset, schemas from the stage contract, partition projection (no crawler), for Athena."
+  type        = bool
+  default     = true
+}
