@@ -1553,3 +1553,131 @@ def _moto_port() -> str:
     import os
 
     return os.environ.get("MOTO_PORT", "5000")
+
+
+# --------------------------------------------------------------------------- SNS
+_SNS_CONFIRM_LOCK = threading.Lock()
+
+
+def apply_sns_delivery(deliverer: Any) -> None:
+    """SNS HTTP(S)/email subscriptions confirm first and deliver in the background
+    (see :mod:`sns_delivery`). Call once after :func:`apply`."""
+    check_moto_version()
+    with _applied:
+        _state["sns_deliverer"] = deliverer
+        if _state.get("sns_applied"):
+            return
+        _patch_sns()
+        _state["sns_applied"] = True
+
+
+def _patch_sns() -> None:
+    from moto.core.responses import ActionResult
+    from moto.sns.exceptions import SNSInvalidParameter, SNSNotFoundError
+    from moto.sns.models import SNSBackend, Subscription
+    from moto.sns.responses import SNSResponse
+
+    original_subscribe = _require(SNSBackend, "subscribe")
+    original_publish = _require(Subscription, "publish")
+    original_unsubscribe = _require(SNSBackend, "unsubscribe")
+    _require(SNSResponse, "confirm_subscription")
+    _require(Subscription, "get_post_data")
+
+    def subscribe(self: Any, topic_arn: str, endpoint: str, protocol: str) -> Any:
+        deliverer = _state["sns_deliverer"]
+        existing = self._find_subscription(topic_arn, endpoint, protocol)
+        subscription = original_subscribe(self, topic_arn, endpoint, protocol)
+        if existing is None and deliverer.needs_confirmation(protocol):
+            subscription.attributes["PendingConfirmation"] = True
+            subscription.attributes["ConfirmationWasAuthenticated"] = False
+            subscription.confirmed = False
+            deliverer.request_confirmation(topic_arn, subscription.arn, protocol, endpoint)
+        return subscription
+
+    def publish(self: Any, message: str, message_id: str, *args: Any, **kwargs: Any) -> None:
+        deliverer = _state["sns_deliverer"]
+        if not deliverer.needs_confirmation(self.protocol):
+            return original_publish(self, message, message_id, *args, **kwargs)
+        names = (
+            "subject",
+            "message_attributes",
+            "group_id",
+            "deduplication_id",
+            "message_structure",
+        )
+        call = dict(zip(names, args, strict=False)) | kwargs
+        subject, message_attributes = call.get("subject"), call.get("message_attributes")
+        message_structure = call.get("message_structure")
+        if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(
+            message_attributes, message
+        ):
+            return None
+        if message_structure == "json":
+            message = self._parse_message_structure(message, self.protocol)
+        if self.attributes.get("PendingConfirmation") in (True, "true"):
+            return None  # SNS delivers nothing before the endpoint confirms
+        raw = str(self.attributes.get("RawMessageDelivery", "false")).lower() == "true"
+        policy = self.attributes.get("DeliveryPolicy") or self.topic.delivery_policy or None
+        deliverer.deliver(
+            protocol=self.protocol,
+            endpoint=self.endpoint,
+            topic_arn=self.topic.arn,
+            subscription_arn=self.arn,
+            message=message,
+            message_id=message_id,
+            subject=subject,
+            raw=raw,
+            delivery_policy=json.loads(policy) if isinstance(policy, str) and policy else None,
+            envelope=self.get_post_data(message, message_id, subject),
+        )
+        return None
+
+    def unsubscribe(self: Any, subscription_arn: str) -> None:
+        _state["sns_deliverer"].forget(subscription_arn)
+        original_unsubscribe(self, subscription_arn)
+
+    def confirm_subscription(self: Any) -> Any:
+        topic_arn = self._get_param("TopicArn")
+        if topic_arn not in self.backend.topics:
+            raise SNSNotFoundError("Topic does not exist")
+        authenticate = str(self._get_param("AuthenticateOnUnsubscribe") or "false").lower()
+        arn = _confirm(self.backend, topic_arn, self._get_param("Token") or "", authenticate)
+        if arn is None:
+            raise SNSInvalidParameter("Invalid parameter: Token")
+        return ActionResult({"SubscriptionArn": arn})
+
+    SNSBackend.subscribe = subscribe
+    SNSBackend.unsubscribe = unsubscribe
+    Subscription.publish = publish
+    SNSResponse.confirm_subscription = confirm_subscription
+
+
+def _confirm(backend: Any, topic_arn: str, token: str, authenticate: str = "false") -> str | None:
+    from ceap_tf.localcloud.sns_delivery import ConfirmationError
+
+    try:
+        pending = _state["sns_deliverer"].confirm(topic_arn, token)
+    except ConfirmationError:
+        return None
+    with _SNS_CONFIRM_LOCK:
+        subscription = backend.subscriptions.get(pending.subscription_arn)
+        if subscription is None:
+            return None
+        subscription.attributes["PendingConfirmation"] = False
+        subscription.attributes["ConfirmationWasAuthenticated"] = authenticate == "true"
+        subscription.confirmed = True
+    return str(subscription.arn)
+
+
+def confirm_sns_subscription(topic_arn: str, token: str) -> str | None:
+    """What visiting a SubscribeURL does: the confirmed subscription's ARN, or None for
+    an unknown topic or token."""
+    from moto.sns.models import sns_backends
+
+    parts = topic_arn.split(":")
+    if len(parts) < 6:
+        return None
+    backend = sns_backends[parts[4]][parts[3]]
+    if topic_arn not in backend.topics:
+        return None
+    return _confirm(backend, topic_arn, token)

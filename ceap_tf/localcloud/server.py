@@ -7,6 +7,8 @@ Run as ``python -m ceap_tf.localcloud.server --port N --state-dir DIR`` (normall
   "lambda_concurrency"}`` (the account's Lambda concurrency limit, see :mod:`quotas`)
 - ``GET|POST|DELETE /_ceap/faults``: list, add (JSON rule, see :mod:`faults`) or clear
   fault-injection rules.
+- ``GET /_ceap/sns/confirm?TopicArn=...&Token=...``: an SNS SubscribeURL (:mod:`sns_delivery`).
+- ``POST /_ceap/budgets/spend``: set a budget's actual and forecast spend (:mod:`budgets`).
 """
 
 from __future__ import annotations
@@ -153,9 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     from ceap_tf.localcloud import iam_enforcement, moto_patches, quotas
+    from ceap_tf.localcloud.budgets import BudgetsApp, BudgetsService, mail_writer, sns_publisher
     from ceap_tf.localcloud.glue_job_runs import GlueRunner
     from ceap_tf.localcloud.lambda_runtime import LambdaRuntime
     from ceap_tf.localcloud.pipes import PipePoller
+    from ceap_tf.localcloud.sns_delivery import ConfirmApp, SnsDeliverer
     from ceap_tf.localcloud.sqs_moves import MessageMover
 
     try:
@@ -206,7 +210,15 @@ def main(argv: list[str] | None = None) -> int:
             "iam": mode,
         }
 
-    app = CeapMiddleware(moto_patches.make_wsgi_app(), faults, health)
+    # SNS confirmation and HTTP(S)/email delivery, and AWS Budgets (sns_delivery, budgets).
+    deliverer = SnsDeliverer(state_dir, endpoint, REGION)
+    moto_patches.apply_sns_delivery(deliverer)
+    budget_service = BudgetsService(sns_publisher(endpoint, REGION), mail_writer(state_dir))
+    services = BudgetsApp(
+        ConfirmApp(moto_patches.make_wsgi_app(), moto_patches.confirm_sns_subscription),
+        budget_service,
+    )
+    app = CeapMiddleware(services, faults, health)
     poller = PipePoller(endpoint, REGION, credentials=credentials)
 
     def shutdown(signum: int, _frame: Any) -> None:

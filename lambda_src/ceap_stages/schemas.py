@@ -66,7 +66,7 @@ def _columns(columns: tuple[tuple[str, str, str], ...]) -> list[dict[str, str]]:
 def catalog_document() -> dict[str, object]:
     """What modules/workflow/catalog_schema.json holds."""
     return {
-        "_generated": "python -m ceap_stages.schemas (lambda_src/ceap_stages/schemas.py); do not edit",
+        "_generated": "python -m ceap_stages.schemas; do not edit",
         "candidates": {
             "columns": _columns(CANDIDATE_COLUMNS),
             "partitions": _columns(CANDIDATE_PARTITIONS),
