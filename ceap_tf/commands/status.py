@@ -15,7 +15,8 @@ from ceap_tf.app import App, global_options, json_option, pass_app
 def status(app: App, name: str, as_json: bool) -> None:
     """Health of workflow NAME: resources present, the last 24 hours of executions
     (count, success rate, p50/p95 duration), queue and DLQ depth, every alarm with its
-    state, and the last Glue run (STANDARD)."""
+    state, the alarm topic's subscriptions (confirmed or pending), the cost budget,
+    and the last Glue run (STANDARD)."""
     from ceap_tf.commands.common import print_json
     from ceap_tf.operations import sections
     from ceap_tf.operations.status import status_sections

@@ -21,7 +21,6 @@ subscribers are written to ``{state_dir}/mail/`` like SNS emails. Public APIs on
 from __future__ import annotations
 
 import copy
-import fnmatch
 import json
 import logging
 import threading
@@ -29,6 +28,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from ceap_tf.localcloud.service_publish import PublishRefused, publish_as_service
 
 LOG = logging.getLogger("ceap_tf.localcloud.budgets")
 
@@ -352,12 +353,12 @@ class BudgetsService:
                         self._mail(s["Address"], subject, message)
                     delivered = True
                     sent.append({"notification": n["NotificationType"], "subscriber": s["Address"]})
-                except BudgetsError as exc:
+                except PublishRefused as exc:
                     LOG.warning(
                         "budget %s: notification to %s dropped: %s",
                         budget_name,
                         s["Address"],
-                        exc.message,
+                        exc,
                     )
             if delivered:
                 with self._lock:
@@ -381,94 +382,6 @@ def _message(
         f"FORECASTED Amount: {forecasted:.2f} {unit}\n"
     )
     return subject, message
-
-
-# ---------------------------------------------------------------------- policy checks
-def statement_allows(
-    policy: dict[str, Any], service: str, actions: Iterable[str], source_arn: str, account: str
-) -> bool:
-    """Whether an Allow statement lets ``service`` do one of ``actions`` with this
-    source ARN and account (ArnLike/ArnEquals/StringEquals/StringLike conditions)."""
-    context = {"aws:sourcearn": source_arn, "aws:sourceaccount": account}
-    wanted = {a.lower() for a in actions}
-    for st in _as_list(policy.get("Statement")):
-        if st.get("Effect") != "Allow":
-            continue
-        principal = st.get("Principal")
-        services = _as_list(principal.get("Service")) if isinstance(principal, dict) else []
-        if principal != "*" and service not in services:
-            continue
-        granted = {a.lower() for a in _as_list(st.get("Action"))}
-        if not any(fnmatch.fnmatchcase(w, g) for w in wanted for g in granted):
-            continue
-        if _conditions_met(st.get("Condition") or {}, context):
-            return True
-    return False
-
-
-def _conditions_met(condition: dict[str, Any], context: dict[str, str]) -> bool:
-    for operator, entries in condition.items():
-        for key, expected in entries.items():
-            actual = context.get(key.lower())
-            if actual is None:
-                return False
-            values = [str(v) for v in _as_list(expected)]
-            if operator in ("ArnLike", "StringLike"):
-                ok = any(fnmatch.fnmatchcase(actual, v) for v in values)
-            elif operator in ("ArnEquals", "StringEquals"):
-                ok = actual in values
-            else:
-                return False  # not evaluated: the statement does not apply
-            if not ok:
-                return False
-    return True
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def sns_publisher(endpoint: str, region: str) -> Callable[[str, str, str, str], None]:
-    """Publish as Budgets does: only where the topic (and its key) let Budgets."""
-    from ceap_tf.localcloud.clients import local_client
-
-    def publish(topic_arn: str, subject: str, message: str, budget_arn: str) -> None:
-        account = budget_arn.split(":")[4]
-        sns = local_client("sns", endpoint, region)
-        try:
-            attributes = sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]
-        except Exception as exc:
-            raise BudgetsError("NotFoundException", f"topic {topic_arn}: {exc}") from None
-        policy = json.loads(attributes.get("Policy") or "{}")
-        if not statement_allows(
-            policy, "budgets.amazonaws.com", ["sns:Publish"], budget_arn, account
-        ):
-            raise BudgetsError(
-                "AccessDenied",
-                f"the policy of {topic_arn} does not let Budgets publish for {budget_arn}",
-            )
-        key_id = attributes.get("KmsMasterKeyId")
-        if key_id:
-            kms = local_client("kms", endpoint, region)
-            key_policy = json.loads(
-                kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
-            )
-            if not statement_allows(
-                key_policy,
-                "budgets.amazonaws.com",
-                ["kms:GenerateDataKey", "kms:Decrypt"],
-                budget_arn,
-                account,
-            ):
-                raise BudgetsError(
-                    "AccessDenied",
-                    f"the key policy of {key_id} does not let Budgets use it for {budget_arn}",
-                )
-        sns.publish(TopicArn=topic_arn, Subject=subject[:99], Message=message)
-
-    return publish
 
 
 # ---------------------------------------------------------------------- WSGI
@@ -527,6 +440,18 @@ def _respond(start_response: Any, status: str, body: Any) -> list[bytes]:
         status, [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(data)))]
     )
     return [data]
+
+
+def sns_publisher(endpoint: str, region: str) -> Callable[[str, str, str, str], None]:
+    """Publish as Budgets does: only where the topic (and its key) let Budgets."""
+
+    def publish(topic_arn: str, subject: str, message: str, budget_arn: str) -> None:
+        publish_as_service(
+            endpoint, region, service="budgets.amazonaws.com", topic_arn=topic_arn,
+            source_arn=budget_arn, subject=subject, message=message,
+        )  # fmt: skip
+
+    return publish
 
 
 def mail_writer(state_dir: Path) -> Callable[[str, str, str], None]:

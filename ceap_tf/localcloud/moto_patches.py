@@ -26,6 +26,9 @@ in ``../shared/research/local-cloud.md``):
   caller's identity policies, the resource's policy and the KMS needs of encrypted data;
   AWS's AccessDenied errors. The state machine's integrations call with its role's
   session; role sessions for the services (:func:`assume_role`).
+- SNS: HTTP(S) and email subscriptions confirm first and deliver in the background
+  (see :mod:`sns_delivery`); CloudWatch: a changed alarm state publishes to the
+  alarm's SNS actions (see :mod:`alarm_actions`).
 
 Nothing else in ceap-tf imports moto internals. :func:`check_moto_version` fails loudly
 when the installed moto is not the one these patches were written against.
@@ -1681,3 +1684,48 @@ def confirm_sns_subscription(topic_arn: str, token: str) -> str | None:
     if topic_arn not in backend.topics:
         return None
     return _confirm(backend, topic_arn, token)
+
+
+# --------------------------------------------------------------------------- CloudWatch
+def apply_alarm_actions(notifier: Any) -> None:
+    """A changed alarm state runs the alarm's SNS actions (see :mod:`alarm_actions`)."""
+    check_moto_version()
+    with _applied:
+        _state["alarm_notifier"] = notifier
+        if _state.get("alarm_actions_applied"):
+            return
+        _patch_alarm_actions()
+        _state["alarm_actions_applied"] = True
+
+
+def _patch_alarm_actions() -> None:
+    from moto.cloudwatch.models import Alarm
+
+    from ceap_tf.localcloud.alarm_actions import AlarmChange
+
+    original = _require(Alarm, "update_state")
+
+    def update_state(self: Any, reason: str, reason_data: str, state_value: str) -> None:
+        old = self.state_value
+        original(self, reason, reason_data, state_value)
+        if not getattr(self, "actions_enabled", True):
+            return
+        arn = str(self.alarm_arn)
+        _state["alarm_notifier"].state_changed(
+            AlarmChange(
+                name=self.name,
+                arn=arn,
+                description=self.description,
+                account=arn.split(":")[4],
+                region=arn.split(":")[3],
+                old_state=old,
+                new_state=state_value,
+                reason=reason,
+                changed_at=self.state_updated_timestamp.isoformat(),
+                alarm_actions=tuple(self.alarm_actions or ()),
+                ok_actions=tuple(self.ok_actions or ()),
+                insufficient_data_actions=tuple(self.insufficient_data_actions or ()),
+            )
+        )
+
+    Alarm.update_state = update_state

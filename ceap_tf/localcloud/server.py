@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     from ceap_tf.localcloud import iam_enforcement, moto_patches, quotas
+    from ceap_tf.localcloud.alarm_actions import AlarmNotifier
     from ceap_tf.localcloud.budgets import BudgetsApp, BudgetsService, mail_writer, sns_publisher
     from ceap_tf.localcloud.glue_job_runs import GlueRunner
     from ceap_tf.localcloud.lambda_runtime import LambdaRuntime
@@ -213,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     # SNS confirmation and HTTP(S)/email delivery, and AWS Budgets (sns_delivery, budgets).
     deliverer = SnsDeliverer(state_dir, endpoint, REGION)
     moto_patches.apply_sns_delivery(deliverer)
+    moto_patches.apply_alarm_actions(AlarmNotifier(endpoint, REGION))
     budget_service = BudgetsService(sns_publisher(endpoint, REGION), mail_writer(state_dir))
     services = BudgetsApp(
         ConfirmApp(moto_patches.make_wsgi_app(), moto_patches.confirm_sns_subscription),

@@ -134,6 +134,69 @@ def last_glue_run(wf: Workflow) -> dict[str, Any] | None:
     }
 
 
+def _endpoint_shown(protocol: str, endpoint: str) -> str:
+    """An HTTPS endpoint by scheme and host only: integration URLs carry keys."""
+    if protocol in ("http", "https"):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(endpoint)
+        return f"{parts.scheme}://{parts.netloc}/..."
+    return endpoint
+
+
+def subscriptions(wf: Workflow) -> list[dict[str, Any]]:
+    """Every subscription of the alarm topic and whether it is confirmed. SNS lists a
+    pending subscription with the ARN ``PendingConfirmation``; one created with
+    ReturnSubscriptionArn (terraform) has a real ARN whose attributes say it."""
+    from botocore.exceptions import ClientError
+
+    topic = wf.require("alarm_topic_arn")
+    sns = wf.client("sns")
+    rows: list[dict[str, Any]] = []
+    with aws_errors(wf.target, "reading the alarm topic's subscriptions"):
+        pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic)
+        for sub in (s for page in pages for s in page.get("Subscriptions", [])):
+            arn = sub.get("SubscriptionArn", "")
+            pending = arn in ("PendingConfirmation", "")
+            if not pending:
+                try:
+                    attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+                    pending = attributes.get("PendingConfirmation") == "true"
+                except ClientError:
+                    pass
+            rows.append({
+                "protocol": sub.get("Protocol"),
+                "endpoint": _endpoint_shown(sub.get("Protocol", ""), sub.get("Endpoint", "")),
+                "state": "pending confirmation" if pending else "confirmed",
+            })  # fmt: skip
+    return rows
+
+
+def budget(wf: Workflow) -> dict[str, Any] | None:
+    """The workflow's cost budget: limit, this month's actual and forecast spend, and
+    each notification's state; None when the workflow has none."""
+    name = wf.output.get("budget_name")
+    if not name:
+        return None
+    account = wf.require("alarm_topic_arn").split(":")[4]
+    client = wf.client("budgets")
+    with aws_errors(wf.target, "reading the cost budget"):
+        doc = client.describe_budget(AccountId=account, BudgetName=name)["Budget"]
+        notes = client.describe_notifications_for_budget(AccountId=account, BudgetName=name)
+    spend = doc.get("CalculatedSpend") or {}
+    limit = doc.get("BudgetLimit") or {}
+    row: dict[str, Any] = {
+        "budget": name,
+        "limit": f"{float(limit.get('Amount', 0)):.2f} {limit.get('Unit', 'USD')}",
+        "actual": spend.get("ActualSpend", {}).get("Amount"),
+        "forecasted": spend.get("ForecastedSpend", {}).get("Amount"),
+    }
+    for n in notes.get("Notifications", []):
+        kind = n.get("NotificationType", "").lower()
+        row[f"{kind} > {n.get('Threshold'):g}%"] = n.get("NotificationState", "OK")
+    return row
+
+
 def status_sections(wf: Workflow) -> list[Section]:
     present = resources(wf)
     missing = [r for r in present if not r["present"]]
@@ -147,7 +210,16 @@ def status_sections(wf: Workflow) -> list[Section]:
         Section("executions", "executions, last 24 hours", executions_summary(wf)),
         Section("queues", "queues", queues(wf)),
         Section("alarms", "alarms", alarms(wf), ("alarm", "state", "since", "reason")),
+        Section(
+            "subscriptions",
+            "alarm topic subscriptions",
+            subscriptions(wf),
+            ("protocol", "endpoint", "state"),
+        ),
     ]
+    cost = budget(wf)
+    if cost is not None:
+        sections.append(Section("budget", "cost budget, this month", cost))
     glue = last_glue_run(wf)
     if glue is not None:
         sections.append(Section("glue", "last Glue run", glue))

@@ -14,7 +14,7 @@ from cloudkit import ACCOUNT, unique, wait_for
 from httpsendpoint import HttpsEndpoint
 
 from ceap_tf.localcloud import LocalCloud
-from ceap_tf.localcloud.budgets import statement_allows
+from ceap_tf.localcloud.service_publish import statement_allows
 
 NOTIFICATION = {
     "NotificationType": "ACTUAL",
