@@ -6,8 +6,10 @@ import json
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
 
+from catalogkit import arrow_schema, read_strict
 from gluekit import SPARK, Location, by_customer_subject, candidate, order
 
 from ceap_stages import contract
@@ -218,3 +220,29 @@ def test_generated_data_matches_brute_force_across_several_parts(local: Location
         for line in local.lines([key]):
             customer = json.loads(line)["customerId"]
             assert owner.setdefault(customer, key) == key
+
+
+# The Glue job's real output reads with the catalog's candidate schema (pyarrow, a schema
+# built from modules/workflow/catalog_schema.json, which the terraform tests prove is the
+# candidates table's and tests/test_catalog_schema.py the contract's).
+CATALOG = json.loads(
+    (Path(__file__).resolve().parents[2] / "modules/workflow/catalog_schema.json").read_text()
+)
+
+
+def test_heavy_etl_output_reads_with_the_catalog_schema(local: Location, run: Any) -> None:
+    spec = history.HistorySpec(customers=30, orders=600, start=date(2024, 1, 1), days=120)
+    history.write_history(spec, local.path / "history", fmt="jsonl")
+    cands = list(history.iter_candidates(200, customers=40, start=date(2024, 4, 1), days=45))
+    local.filter_output("C1", cands, parts=2)
+    run(local, "C1")
+
+    manifest = local.manifest("C1")
+    table = read_strict(
+        local.lines(manifest.dataKeys), arrow_schema(CATALOG["candidates"]["columns"])
+    )
+    assert table.num_rows == manifest.recordCount == 200
+    enrichment = table.column("attributes").combine_chunks().field("enrichment")
+    assert enrichment.null_count == 0, "every HeavyETL record carries its enrichment"
+    days = enrichment.field("daysSinceLastOrder")
+    assert days.null_count < len(days), "some candidates have history"
