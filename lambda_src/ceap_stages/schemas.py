@@ -2,8 +2,8 @@
 
 One owner for the shape of the JSON Lines records the stages and the Glue job write
 (docs/ARCHITECTURE.md, Candidate; the customer-history dataset). modules/workflow's
-catalog tables read ``modules/workflow/catalog_schema.json``, which is generated from
-this module (``python -m ceap_stages.schemas > modules/workflow/catalog_schema.json``);
+catalog tables read ``modules/workflow/catalog_schema.tf``, which is generated from
+this module (``python -m ceap_stages.schemas > modules/workflow/catalog_schema.tf``);
 a test fails when the two differ. Pure stdlib: it ships in the stage code zip.
 """
 
@@ -22,10 +22,10 @@ CANDIDATE_COLUMNS: tuple[tuple[str, str, str], ...] = (
         "attributes",
         "struct<eventDate:string,deliveryDate:string,orderValue:double,currency:string,"
         "channelEligibility:struct<email:boolean,push:boolean,inApp:boolean,voice:boolean>,"
-        "optedOut:boolean,"
+        "optedOut:boolean,orderId:string,eventId:string,fraudRisk:double,"
         "enrichment:struct<orderCount30d:bigint,orderCount90d:bigint,avgOrderValue90d:double,"
         "daysSinceLastOrder:bigint,priorResponseCount:bigint>>",
-        "order facts, channels, HeavyETL enrichment (STANDARD)",
+        "order facts, channels, fraud signal if any, HeavyETL enrichment (STANDARD)",
     ),
     ("scores", "map<string,struct<value:double,confidence:double>>", "modelId -> score"),
     (
@@ -59,28 +59,45 @@ HISTORY_PARTITIONS: tuple[tuple[str, str, str], ...] = (
 CANDIDATE_STAGES: tuple[str, ...] = ("ETL", "Filter", "HeavyETL", "Score", "Store")
 
 
-def _columns(columns: tuple[tuple[str, str, str], ...]) -> list[dict[str, str]]:
-    return [{"name": n, "type": t, "comment": c} for n, t, c in columns]
-
-
-def catalog_document() -> dict[str, object]:
-    """What modules/workflow/catalog_schema.json holds."""
-    return {
-        "_generated": "python -m ceap_stages.schemas; do not edit",
-        "candidates": {
-            "columns": _columns(CANDIDATE_COLUMNS),
-            "partitions": _columns(CANDIDATE_PARTITIONS),
-            "stages": list(CANDIDATE_STAGES),
-        },
-        "customer_history": {
-            "columns": _columns(HISTORY_COLUMNS),
-            "partitions": _columns(HISTORY_PARTITIONS),
-        },
-    }
+def _columns_hcl(columns: tuple[tuple[str, str, str], ...], indent: str) -> list[str]:
+    return [
+        f"{indent}{{ name = {json.dumps(n)}, type = {json.dumps(t)}, comment = {json.dumps(c)} }},"
+        for n, t, c in columns
+    ]
 
 
 def render() -> str:
-    return json.dumps(catalog_document(), indent=2) + "\n"
+    """``modules/workflow/catalog_schema.tf``: the columns as a terraform local (HCL, so
+    every copy of the module's ``*.tf`` carries it; ``terraform fmt`` clean)."""
+    stages = ", ".join(json.dumps(s) for s in CANDIDATE_STAGES)
+    lines = [
+        "# Generated from lambda_src/ceap_stages/schemas.py (the stage contract's record",
+        "# schemas) by: PYTHONPATH=lambda_src python -m ceap_stages.schemas >",
+        "# modules/workflow/catalog_schema.tf -- do not edit; tests/test_catalog_schema.py",
+        "# fails when it is stale. catalog.tf builds the Glue tables from it.",
+        "locals {",
+        "  catalog_schema = {",
+        "    candidates = {",
+        "      columns = [",
+        *_columns_hcl(CANDIDATE_COLUMNS, "        "),
+        "      ]",
+        "      partitions = [",
+        *_columns_hcl(CANDIDATE_PARTITIONS, "        "),
+        "      ]",
+        f"      stages = [{stages}]",
+        "    }",
+        "    customer_history = {",
+        "      columns = [",
+        *_columns_hcl(HISTORY_COLUMNS, "        "),
+        "      ]",
+        "      partitions = [",
+        *_columns_hcl(HISTORY_PARTITIONS, "        "),
+        "      ]",
+        "    }",
+        "  }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -8,13 +8,12 @@
 # - customer_history (STANDARD): the HeavyETL history dataset, {history_uri}dt=YYYY-MM-DD/.
 #
 # The columns come from the stage contract (lambda_src/ceap_stages/schemas.py, rendered
-# into catalog_schema.json; a test keeps the two equal). A stage prefix also holds the
-# manifest output.json and rejected/ parts; select the data parts with
-# `regexp_like("$path", '/part-[0-9]+\.jsonl(\.gz)?$') AND "$path" NOT LIKE '%/rejected/%'`
-# (README, Glue Data Catalog).
+# into catalog_schema.tf as local.catalog_schema; a test keeps the two equal). A stage
+# prefix also holds its manifest output.json and rejected/ parts; select the data parts
+# with `regexp_like("$path", '/part-[0-9]+\.jsonl(\.gz)?$')` and
+# `"$path" NOT LIKE '%/rejected/%'` (modules/workflow/README.md, Glue Data Catalog).
 
 locals {
-  catalog_schema         = jsondecode(file("${path.module}/catalog_schema.json"))
   catalog_database       = "ceap_workflow_${var.name}"
   history_location       = coalesce(var.history_uri, "s3://${module.storage.bucket_name}/history/")
   history_location_slash = endswith(local.history_location, "/") ? local.history_location : "${local.history_location}/"

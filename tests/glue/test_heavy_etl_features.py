@@ -6,13 +6,12 @@ import json
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any
 
 from catalogkit import arrow_schema, read_strict
 from gluekit import SPARK, Location, by_customer_subject, candidate, order
 
-from ceap_stages import contract
+from ceap_stages import contract, schemas
 from ceap_tf.samples import history
 
 pytestmark = SPARK
@@ -223,11 +222,9 @@ def test_generated_data_matches_brute_force_across_several_parts(local: Location
 
 
 # The Glue job's real output reads with the catalog's candidate schema (pyarrow, a schema
-# built from modules/workflow/catalog_schema.json, which the terraform tests prove is the
-# candidates table's and tests/test_catalog_schema.py the contract's).
-CATALOG = json.loads(
-    (Path(__file__).resolve().parents[2] / "modules/workflow/catalog_schema.json").read_text()
-)
+# built from the contract's columns, which modules/workflow/catalog_schema.tf carries into
+# the candidates table: tests/test_catalog_schema.py and tests/e2e/test_alerting.py).
+CANDIDATE_COLUMNS = [{"name": n, "type": t} for n, t, _ in schemas.CANDIDATE_COLUMNS]
 
 
 def test_heavy_etl_output_reads_with_the_catalog_schema(local: Location, run: Any) -> None:
@@ -238,9 +235,7 @@ def test_heavy_etl_output_reads_with_the_catalog_schema(local: Location, run: An
     run(local, "C1")
 
     manifest = local.manifest("C1")
-    table = read_strict(
-        local.lines(manifest.dataKeys), arrow_schema(CATALOG["candidates"]["columns"])
-    )
+    table = read_strict(local.lines(manifest.dataKeys), arrow_schema(CANDIDATE_COLUMNS))
     assert table.num_rows == manifest.recordCount == 200
     enrichment = table.column("attributes").combine_chunks().field("enrichment")
     assert enrichment.null_count == 0, "every HeavyETL record carries its enrichment"
