@@ -136,6 +136,20 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _roadmap_services(moto_app: Any, state_dir: Path, endpoint: str) -> Any:
+    """moto's app behind SNS confirmation and HTTP(S)/email delivery, CloudWatch alarm
+    actions and AWS Budgets (sns_delivery, alarm_actions, budgets)."""
+    from ceap_tf.localcloud import moto_patches
+    from ceap_tf.localcloud.alarm_actions import AlarmNotifier
+    from ceap_tf.localcloud.budgets import BudgetsApp, BudgetsService, mail_writer, sns_publisher
+    from ceap_tf.localcloud.sns_delivery import ConfirmApp, SnsDeliverer
+
+    moto_patches.apply_sns_delivery(SnsDeliverer(state_dir, endpoint, REGION))
+    moto_patches.apply_alarm_actions(AlarmNotifier(endpoint, REGION))
+    budget_service = BudgetsService(sns_publisher(endpoint, REGION), mail_writer(state_dir))
+    return BudgetsApp(ConfirmApp(moto_app, moto_patches.confirm_sns_subscription), budget_service)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     state_dir: Path = args.state_dir.resolve()
@@ -155,12 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     from ceap_tf.localcloud import iam_enforcement, moto_patches, quotas
-    from ceap_tf.localcloud.alarm_actions import AlarmNotifier
-    from ceap_tf.localcloud.budgets import BudgetsApp, BudgetsService, mail_writer, sns_publisher
     from ceap_tf.localcloud.glue_job_runs import GlueRunner
     from ceap_tf.localcloud.lambda_runtime import LambdaRuntime
     from ceap_tf.localcloud.pipes import PipePoller
-    from ceap_tf.localcloud.sns_delivery import ConfirmApp, SnsDeliverer
     from ceap_tf.localcloud.sqs_moves import MessageMover
 
     try:
@@ -211,15 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             "iam": mode,
         }
 
-    # SNS confirmation and HTTP(S)/email delivery, and AWS Budgets (sns_delivery, budgets).
-    deliverer = SnsDeliverer(state_dir, endpoint, REGION)
-    moto_patches.apply_sns_delivery(deliverer)
-    moto_patches.apply_alarm_actions(AlarmNotifier(endpoint, REGION))
-    budget_service = BudgetsService(sns_publisher(endpoint, REGION), mail_writer(state_dir))
-    services = BudgetsApp(
-        ConfirmApp(moto_patches.make_wsgi_app(), moto_patches.confirm_sns_subscription),
-        budget_service,
-    )
+    services = _roadmap_services(moto_patches.make_wsgi_app(), state_dir, endpoint)
     app = CeapMiddleware(services, faults, health)
     poller = PipePoller(endpoint, REGION, credentials=credentials)
 
