@@ -122,12 +122,21 @@ def utc_now_iso() -> str:
     return iso_utc(datetime.now(UTC))
 
 
+#: Manifest fields written only when set (older readers ignore them, older manifests lack them).
+_OPTIONAL_FIELDS = ("quality", "lineage")
+
+
 @dataclass
 class Manifest:
     """``executions/{executionId}/{stage}/output.json``: what a stage produced.
 
     ``dataKeys``/``rejectedKeys`` are keys relative to the workflow bucket, in read
     order. ``checksums`` maps each of those keys to ``sha256:<hex>`` of its bytes.
+
+    Optional, additive fields (absent from the JSON when None, so every reader keeps
+    working): ``quality`` holds the stage's data-quality rule results
+    (``ceap_stages.quality``), ``lineage`` its inputs and code version
+    (``ceap_stages.lineage``).
     """
 
     stage: str
@@ -141,6 +150,8 @@ class Manifest:
     startedAt: str = ""
     finishedAt: str = ""
     schemaVersion: int = SCHEMA_VERSION
+    quality: dict[str, Any] | None = None
+    lineage: dict[str, Any] | None = None
 
     def validate(self) -> Manifest:
         check_stage(self.stage)
@@ -162,7 +173,11 @@ class Manifest:
         return self
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        doc = asdict(self)
+        for optional in _OPTIONAL_FIELDS:
+            if doc[optional] is None:
+                del doc[optional]
+        return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Manifest:

@@ -21,6 +21,12 @@ class StageConfigError(StageError):
     """The function's configuration (environment) is missing or invalid. Not retryable."""
 
 
+class DataQualityError(StageError):
+    """A ``fail`` data-quality rule of the stage's output did not hold. Not retryable:
+    the same input gives the same data. The message names the rule and the measured
+    value; the stage's manifest records every rule's result (``ceap_stages.quality``)."""
+
+
 class StageTransientError(StageError):
     """A fault that may pass: throttling, 5xx, timeouts, connection errors. Retryable."""
 
@@ -42,4 +48,8 @@ RETRYABLE_ERROR_NAMES: tuple[str, ...] = (
     *THROTTLING_ERROR_NAMES,
 )
 #: Error names that fail the execution at once.
-NON_RETRYABLE_ERROR_NAMES: tuple[str, ...] = ("StageInputError", "StageConfigError")
+NON_RETRYABLE_ERROR_NAMES: tuple[str, ...] = (
+    "StageInputError",
+    "StageConfigError",
+    "DataQualityError",
+)

@@ -11,8 +11,12 @@ A stage module defines a ``Stage`` subclass with its logic and exposes
    predecessor's manifest and only its ``dataKeys``;
 3. streams the lines through ``Stage.process`` into two rolling part writers
    (data and ``rejected/``);
-4. writes the manifest last, emits metrics, and returns the small result, which
-   carries the request header (``request``) for the next stage.
+4. checks the stage's data-quality rules (``ceap_stages.quality``) and records
+   their results and the output's lineage (``ceap_stages.lineage``: the inputs it
+   read and the code version) in the manifest;
+5. writes the manifest last, emits metrics, and returns the small result, which
+   carries the request header (``request``) for the next stage -- or, when a
+   ``fail`` rule did not hold, raises ``DataQualityError`` after writing it.
 
 Errors: ``StageError`` subclasses propagate unchanged; contract violations become
 ``StageInputError``; a call IAM denied (``aws.is_access_denied``: the role lacks a
@@ -36,7 +40,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
-from ceap_stages import contract, s3io
+from ceap_stages import contract, lineage, quality, s3io
 from ceap_stages.aws import Clients, describe, is_access_denied, is_transient
 from ceap_stages.config import CommonSettings
 from ceap_stages.errors import (
@@ -139,11 +143,16 @@ class StageRuntime:
         self.settings = CommonSettings.from_env(env, stage_cls.stage_id)
         self.clients = Clients(env)
         self.stage = stage_cls(env, self.clients)
+        self.quality_rules = quality.rules_from_env(env)
+        self.code_version = lineage.code_version(env)
+        #: Lineage inputs of the current invocation (reset by ``handle``).
+        self._inputs: list[dict[str, Any]] = []
 
     def handle(self, raw_event: Any, context: Any) -> dict[str, Any]:
         settings = self.settings
         stage_id = settings.stage
         started_epoch = time.time()
+        self._inputs = []
         metrics = new_metrics()
         metrics.add_dimension(name="workflow", value=settings.workflow)
         metrics.add_dimension(name="stage", value=stage_id)
@@ -185,6 +194,7 @@ class StageRuntime:
 
     def _keep_input(self, bucket: str, execution_id: str, initial_data: Any) -> None:
         key = s3io.write_input(self.clients.s3, bucket, execution_id, initial_data)
+        self._inputs.append(lineage.execution_input(key, s3io.input_body(initial_data)))
         logger.info("execution input kept", extra={"inputKey": key})
 
     def _failed(self, exc: BaseException, metrics: Any) -> None:
@@ -198,8 +208,15 @@ class StageRuntime:
         event = job.event
         s3 = self.clients.s3
         if event.previous_stage is not None:
-            manifest = s3io.read_manifest(
+            manifest, raw = s3io.read_manifest_bytes(
                 s3, event.workflow_bucket, event.execution_id, event.previous_stage
+            )
+            self._inputs.append(
+                lineage.manifest_input(
+                    event.previous_stage,
+                    contract.manifest_key(event.execution_id, event.previous_stage),
+                    raw,
+                )
             )
             logger.info(
                 "reading predecessor output",
@@ -258,6 +275,9 @@ class StageRuntime:
             "durationMs": duration_ms,
             **outcome.metrics,
         }
+        report = self._check_quality(bucket, eid, manifest_metrics, data_objects)
+        if job.event.request.source is not None and job.event.is_first:
+            self._inputs += self._source_lineage(job.event.request.source)
         manifest = contract.Manifest(
             stage=stage_id,
             executionId=eid,
@@ -269,9 +289,14 @@ class StageRuntime:
             checksums={o.key: f"sha256:{o.sha256}" for o in (*data_objects, *rejected_objects)},
             startedAt=job.started_at,
             finishedAt=contract.utc_now_iso(),
+            quality=report.to_manifest() if report is not None else None,
+            lineage=lineage.lineage(self._inputs, self.code_version),
         )
         key = s3io.write_manifest(s3, bucket, manifest)
         self._emit(metrics, manifest_metrics, outcome)
+        if report is not None:
+            self._emit_quality(report)
+            report.raise_for_failures(stage_id)
         logger.info("stage finished", extra={"manifestKey": key, "metrics": manifest_metrics})
         return {
             "status": SUCCEEDED,
@@ -282,6 +307,44 @@ class StageRuntime:
             "manifestKey": key,
             "request": event.request.header(),
         }
+
+    def _check_quality(
+        self, bucket: str, eid: str, values: dict[str, Any], data_objects: list[Any]
+    ) -> quality.Report | None:
+        """Evaluate the stage's rules; record rules read the written parts back once."""
+        rules = self.quality_rules
+        if not rules:
+            return None
+        records = None
+        if any(r.reads_records for r in rules):
+            written = contract.Manifest(
+                stage=self.settings.stage,
+                executionId=eid,
+                recordCount=0,
+                dataKeys=[o.key for o in data_objects],
+                checksums={o.key: f"sha256:{o.sha256}" for o in data_objects},
+            )
+            records = s3io.manifest_lines(self.clients.s3, bucket, written)
+        report = quality.evaluate(rules, values, records)
+        logger.info(
+            "data-quality rules checked",
+            extra={"passed": report.passed, "quality": report.results},
+        )
+        return report
+
+    def _emit_quality(self, report: quality.Report) -> None:
+        dimensions = {"workflow": self.settings.workflow, "stage": self.settings.stage}
+        warned = {r["name"]: 1 for r in report.warnings()}
+        failed = {r["name"]: 1 for r in report.failures()}
+        emit_count_by_dimension("DataQualityWarnings", "rule", warned, dimensions)
+        emit_count_by_dimension("DataQualityFailures", "rule", failed, dimensions)
+
+    def _source_lineage(self, uri: str) -> list[dict[str, Any]]:
+        """ETag, version and size of each object of the first stage's ``source``."""
+        bucket, key = contract.parse_s3_uri(uri)
+        s3 = self.clients.s3
+        keys = list(s3io.list_source_keys(s3, bucket, key, uri)) if key.endswith("/") else [key]
+        return lineage.source_inputs(s3, bucket, keys)
 
     def _emit(self, metrics: Any, values: dict[str, Any], outcome: StageOutcome) -> None:
         count = MetricUnit.Count

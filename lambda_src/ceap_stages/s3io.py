@@ -105,6 +105,11 @@ def _list_keys(s3: Any, bucket: str, prefix: str, uri: str) -> Iterator[str]:
         raise StageInputError(f"source {uri} is a prefix with no objects under it")
 
 
+def list_source_keys(s3: Any, bucket: str, prefix: str, uri: str) -> Iterator[str]:
+    """The object keys under a ``source`` prefix, in key order."""
+    return _list_keys(s3, bucket, prefix, uri)
+
+
 def source_lines(s3: Any, uri: str) -> LineSource:
     """The lines of ``initialData.source``: one object, or every object under a prefix.
 
@@ -126,6 +131,13 @@ def _opener(s3: Any, bucket: str, key: str, what: str, sha: str) -> Callable[[],
 
 def read_manifest(s3: Any, bucket: str, execution_id: str, stage: str) -> contract.Manifest:
     """The manifest a predecessor wrote; a missing or malformed one is bad input."""
+    return read_manifest_bytes(s3, bucket, execution_id, stage)[0]
+
+
+def read_manifest_bytes(
+    s3: Any, bucket: str, execution_id: str, stage: str
+) -> tuple[contract.Manifest, bytes]:
+    """``read_manifest`` plus the bytes read (lineage hashes them)."""
     key = contract.manifest_key(execution_id, stage)
     uri = f"s3://{bucket}/{key}"
     try:
@@ -147,7 +159,7 @@ def read_manifest(s3: Any, bucket: str, execution_id: str, stage: str) -> contra
             f"{uri} describes stage {manifest.stage} of execution {manifest.executionId}, "
             f"expected {stage} of {execution_id}"
         )
-    return manifest
+    return manifest, raw
 
 
 def manifest_lines(s3: Any, bucket: str, manifest: contract.Manifest) -> LineSource:
@@ -169,6 +181,11 @@ def write_manifest(s3: Any, bucket: str, manifest: contract.Manifest) -> str:
     return key
 
 
+def input_body(initial_data: Any) -> bytes:
+    """The bytes ``write_input`` keeps (lineage hashes them)."""
+    return json.dumps(initial_data, separators=(",", ":")).encode()
+
+
 def write_input(s3: Any, bucket: str, execution_id: str, initial_data: Any) -> str:
     """Keep the execution input at ``contract.input_key``, once per execution.
 
@@ -178,7 +195,7 @@ def write_input(s3: Any, bucket: str, execution_id: str, initial_data: Any) -> s
     expiry apply to it like to every stage output.
     """
     key = contract.input_key(execution_id)
-    body = json.dumps(initial_data, separators=(",", ":")).encode()
+    body = input_body(initial_data)
     with subsegment("s3.write_input"):
         try:
             s3.put_object(
