@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 
 from stagekit import BUCKET, CHAIN, raw_event, request
@@ -37,7 +38,7 @@ def test_the_chain_records_source_predecessors_and_code(aws, run_chain, monkeypa
         ],
         "code": {"stageCodeSha256": "q1w2e3r4t5y6u7i8o9p0AAAAAAAAAAAAAAAAAAAAAAA="},
     }
-    for previous, stage in zip(CHAIN, CHAIN[1:], strict=False):
+    for previous, stage in itertools.pairwise(CHAIN):
         key = contract.manifest_key("exec-lineage", previous)
         doc = json.loads(aws.get(contract.manifest_key("exec-lineage", stage)))
         assert doc["lineage"]["inputs"] == [

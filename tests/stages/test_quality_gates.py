@@ -100,7 +100,7 @@ def test_unenriched_share_counts_candidates_without_enrichment(aws, invoke, monk
     invoke("ETL", "exec-dq-enr", request([raw_event("C00000001"), raw_event("C00000002")]))
     invoke("Filter", "exec-dq-enr", request(), "ETL")
     rules(monkeypatch, {"name": "enriched", "check": "max_unenriched_share", "threshold": 0.5})
-    with pytest.raises(DataQualityError, match="measured 1.0"):
+    with pytest.raises(DataQualityError, match=r"measured 1\.0"):
         invoke("Score", "exec-dq-enr", request(), "Filter")
 
 
