@@ -29,6 +29,9 @@ OPTIONAL_ARGS: dict[str, str] = {
     "io_mode": "auto",
     "target_partition_mb": "128",
     "lookback_days": "365",
+    # Lineage (modules/workflow sets both): the code that ran, recorded in the manifest.
+    "ceap_script_sha256": "",  # hex SHA-256 of the job script
+    "ceap_code_sha256": "",  # base64 SHA-256 of the stage code zip (--extra-py-files)
 }
 
 
@@ -47,6 +50,8 @@ class JobArgs:
     lookback_days: int = 365
     job_name: str = "ceap-heavy-etl-local"
     job_run_id: str = ""
+    script_sha256: str = ""
+    code_sha256: str = ""
 
     def __post_init__(self) -> None:
         try:
@@ -113,5 +118,7 @@ def parse_args(argv: list[str]) -> JobArgs:
         io_mode=raw["io_mode"],
         job_name=raw["JOB_NAME"],
         job_run_id=raw["JOB_RUN_ID"],
+        script_sha256=raw["ceap_script_sha256"],
+        code_sha256=raw["ceap_code_sha256"],
         **tuning,
     )

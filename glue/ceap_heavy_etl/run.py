@@ -42,7 +42,7 @@ from ceap_heavy_etl.storage import (
     Storage,
     choose_storage,
 )
-from ceap_stages import contract
+from ceap_stages import contract, lineage
 from ceap_stages.errors import StageConfigError, StageError, StageInputError, StageTransientError
 
 
@@ -110,7 +110,7 @@ def _clean_previous_attempt(storage: Storage, args: JobArgs) -> None:
     storage.delete([f.uri for f in stale if f.key != contract.MANIFEST_NAME])
 
 
-def _read_previous_manifest(storage: Storage, args: JobArgs) -> contract.Manifest:
+def _read_previous_manifest(storage: Storage, args: JobArgs) -> tuple[contract.Manifest, bytes]:
     key = contract.manifest_key(args.execution_id, args.previous_stage)
     raw = storage.read_bytes(args.workflow_root + key)
     if raw is None:
@@ -119,7 +119,7 @@ def _read_previous_manifest(storage: Storage, args: JobArgs) -> contract.Manifes
             f"did the {args.previous_stage} stage run for execution {args.execution_id}?"
         )
     try:
-        return contract.Manifest.from_json(raw)
+        return contract.Manifest.from_json(raw), raw
     except contract.ContractError as exc:
         raise StageInputError(f"{args.workflow_root}{key}: {exc}") from exc
 
@@ -162,6 +162,7 @@ class _Run:
         prefix = contract.stage_prefix(args.execution_id, args.current_stage)
         self.scratch = f"{self.root}{prefix}_tmp-{uuid.uuid4().hex}/"
         self.phases: dict[str, float] = {}
+        self.inputs: list[dict[str, Any]] = []  # lineage: the predecessor manifest read
         self.observation: Any = None  # history statistics (pyspark Observation) of the join
         self.metrics: dict[str, Any] = {
             "ioMode": self.storage.mode,
@@ -180,7 +181,14 @@ class _Run:
     def __call__(self) -> Outcome:
         args, storage = self.args, self.storage
         self.log("INFO", "HeavyETL starting", ioMode=storage.mode, historyUri=args.history_uri)
-        previous = _read_previous_manifest(storage, args)
+        previous, raw = _read_previous_manifest(storage, args)
+        self.inputs = [
+            lineage.manifest_input(
+                args.previous_stage,
+                contract.manifest_key(args.execution_id, args.previous_stage),
+                raw,
+            )
+        ]
         _clean_previous_attempt(storage, args)
         cand_files = self._candidate_files(previous)
         cand_bytes = _sized(cand_files)
@@ -373,6 +381,17 @@ class _Run:
             checksums={p.key: f"sha256:{p.sha256}" for p in [*parts, *rejected]},
             startedAt=self.started_at,
             finishedAt=contract.utc_now_iso(),
+            lineage=lineage.lineage(
+                self.inputs,
+                {
+                    k: v
+                    for k, v in (
+                        ("stageCodeSha256", args.code_sha256),
+                        ("scriptSha256", args.script_sha256),
+                    )
+                    if v
+                },
+            ),
         ).validate()
         key = contract.manifest_key(args.execution_id, args.current_stage)
         self.storage.write_bytes(self.root + key, manifest.to_json().encode())

@@ -15,7 +15,9 @@ VOLATILE = {"ioMode", "durationMs", "phaseSecondsCumulative"}
 
 
 def _stable(manifest: contract.Manifest) -> dict[str, Any]:
-    doc = {k: v for k, v in vars(manifest).items() if k not in ("startedAt", "finishedAt")}
+    # lineage hashes each dataset's own Filter manifest, whose timestamps differ.
+    volatile = ("startedAt", "finishedAt", "lineage")
+    doc = {k: v for k, v in vars(manifest).items() if k not in volatile}
     doc["metrics"] = {k: v for k, v in manifest.metrics.items() if k not in VOLATILE}
     return doc
 
