@@ -47,6 +47,16 @@ def describe_sections(wf: Any, funnel: Any) -> list[Any]:
         Section("execution", f"{wf.name} ({wf.type})", overview),
         Section("stages", "stages", stage_rows, columns),
     ]
+    quality_rows = quality_results(funnel)
+    if quality_rows:
+        sections.append(
+            Section(
+                "quality",
+                "data quality",
+                quality_rows,
+                ["stage", "rule", "check", "action", "measured", "threshold", "result", "detail"],
+            )
+        )
     if funnel.failure is not None:
         failure = funnel.failure
         stage = failure.stage
@@ -78,6 +88,46 @@ def describe_sections(wf: Any, funnel: Any) -> list[Any]:
     return sections
 
 
+def quality_results(funnel: Any) -> list[dict[str, Any]]:
+    """One row per data-quality rule a stage checked (from its manifest)."""
+    rows = []
+    for s in funnel.stages:
+        for rule in (s.quality or {}).get("rules", []):
+            passed = rule.get("passed")
+            rows.append(
+                {
+                    "stage": s.stage,
+                    "rule": rule.get("name"),
+                    "check": rule.get("check"),
+                    "action": rule.get("action"),
+                    "measured": rule.get("measured"),
+                    "threshold": rule.get("threshold"),
+                    "result": "pass"
+                    if passed
+                    else ("WARN" if rule.get("action") == "warn" else "FAIL"),
+                    "detail": rule.get("detail"),
+                }
+            )
+    return rows
+
+
+def lineage_section(lineage: Any) -> Any:
+    from ceap_tf.operations.sections import Section
+
+    rows = [
+        {
+            "link": link.name,
+            "kind": link.kind,
+            "status": link.status,
+            "detail": link.detail,
+            "code": link.code,
+        }
+        for link in lineage.links
+    ]
+    note = "every checksum verified" if lineage.ok else "verification FAILED"
+    return Section("lineage", "lineage (source -> last stage)", rows, note=note)
+
+
 def describe_json(wf: Any, funnel: Any, sections: list[Any]) -> dict[str, Any]:
     record = funnel.record
     failure = funnel.failure
@@ -101,15 +151,23 @@ def describe_json(wf: Any, funnel: Any, sections: list[Any]) -> dict[str, Any]:
 @click.command("describe")
 @click.argument("name")
 @click.argument("execution")
+@click.option(
+    "--lineage",
+    "with_lineage",
+    is_flag=True,
+    help="Also print the lineage chain (source -> ... -> last stage) and verify every "
+    "checksum; exit 1 when a part, manifest, input or source no longer matches.",
+)
 @json_option
 @global_options
 @pass_app
-def describe(app: App, name: str, execution: str, as_json: bool) -> None:
+def describe(app: App, name: str, execution: str, with_lineage: bool, as_json: bool) -> None:
     """Show EXECUTION (a name or ARN) of workflow NAME as a stage funnel.
 
     Per stage: status, records in and out, rejections by reason, duration (and the
     Glue job run and its DPU-seconds). A failed execution shows the failing stage's
-    error and cause, and the command that prints its logs.
+    error and cause, and the command that prints its logs. Data-quality rule results
+    (from the manifests) are listed when the workflow has rules.
     """
     from ceap_tf.operations import sections as section_model
     from ceap_tf.operations.funnel import build_funnel
@@ -120,8 +178,22 @@ def describe(app: App, name: str, execution: str, as_json: bool) -> None:
     with app.err.status(f"reading {execution}", spinner="dots"):
         record = find_execution(wf, execution)
         funnel = build_funnel(wf, record, execution_events(wf, record))
+    lineage = None
+    if with_lineage:
+        from ceap_tf.operations.lineage import verify
+
+        with app.err.status("verifying lineage", spinner="dots"):
+            lineage = verify(wf, record.name)
     sections = describe_sections(wf, funnel)
+    if lineage is not None:
+        sections.append(lineage_section(lineage))
     if as_json:
-        print_json(describe_json(wf, funnel, sections))
-        return
-    section_model.render(app.out, sections)
+        doc = describe_json(wf, funnel, sections)
+        doc["quality"] = quality_results(funnel)
+        if lineage is not None:
+            doc["lineage"] = lineage.to_json()
+        print_json(doc)
+    else:
+        section_model.render(app.out, sections)
+    if lineage is not None and not lineage.ok:
+        raise click.ClickException("lineage verification failed: " + "; ".join(lineage.problems()))

@@ -37,6 +37,8 @@ class StageRow:
     manifestKey: str | None = None
     glueJobRunId: str | None = None
     dpuSeconds: float | None = None
+    #: The manifest's data-quality results (``{"passed", "rules": [...]}``), if any.
+    quality: dict[str, Any] | None = None
 
 
 @dataclass
@@ -107,13 +109,15 @@ def _stage_status(
     stage: str, manifest: Manifest | None, record: ExecutionRecord, failure: Failure | None,
     reached: str | None,
 ) -> str:  # fmt: skip
-    if manifest is not None:
+    refused = manifest is not None and (manifest.quality or {}).get("passed") is False
+    if manifest is not None and not refused:
         return "SUCCEEDED"
     if failure is not None and failure.stage == stage:
         return "RETRYING" if record.status == "RUNNING" else "FAILED"
     if record.status == "RUNNING" and reached == stage:
         return "RUNNING"
-    return "NOT_RUN"
+    # A stage whose fail rule refused its data wrote its manifest, then failed.
+    return "FAILED" if refused else "NOT_RUN"
 
 
 def build_funnel(wf: Workflow, record: ExecutionRecord, events: list[HistoryEvent]) -> Funnel:
@@ -122,8 +126,16 @@ def build_funnel(wf: Workflow, record: ExecutionRecord, events: list[HistoryEven
         failure = Failure(None, record.error, record.cause)
     manifests = manifests_of(wf, record.name, wf.stages)
     if failure is not None and failure.stage is None:
-        # No history (expired logs): the failing stage is the first without a manifest.
-        failure.stage = next((s for s in wf.stages if manifests[s] is None), None)
+        # No history (expired logs): the failing stage is the first without a manifest
+        # (or whose data-quality gate refused its data).
+        failure.stage = next(
+            (
+                s
+                for s in wf.stages
+                if manifests[s] is None or (manifests[s].quality or {}).get("passed") is False
+            ),
+            None,
+        )
     if failure is not None and failure.stage and not failure.cause:
         _cause_from_stage_log(wf, record, failure)
     reached = stage_reached(events)
@@ -140,6 +152,7 @@ def build_funnel(wf: Workflow, record: ExecutionRecord, events: list[HistoryEven
             row.rejectedByReason = dict(metrics.get("rejectedByReason") or {})
             row.durationMs = metrics.get("durationMs")
             row.manifestKey = contract.manifest_key(record.name, stage)
+            row.quality = manifest.quality
         if stage == contract.HEAVY_ETL and glue_run is not None:
             row.glueJobRunId = glue_run.get("Id")
             row.dpuSeconds = dpu_seconds(glue_run)

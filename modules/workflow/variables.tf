@@ -389,3 +389,43 @@ variable "create_catalog" {
   type        = bool
   default     = true
 }
+variable "quality_rules" {
+  description = "Data-quality gates, checked by the stage that produces the data and recorded in its manifest (quality). check: max_rejected_share (rejected / records in <= threshold), min_records (records out >= threshold, default 1, when the stage had input), required_fields (share of output records lacking any of fields <= threshold, default 0), value_range (share of values at fields outside [min, max] <= threshold, default 0; e.g. scores.*.value), max_unenriched_share (share of records without attributes.enrichment <= threshold; Score of a STANDARD workflow). action fail stops the execution with the non-retryable DataQualityError naming the rule and the measured value; warn records the result and emits the EMF metric DataQualityWarnings (dimension rule). Rules run in Lambda stages (ETL, Filter, Score, Store, Reactive)."
+  type = list(object({
+    name      = string
+    stage     = string
+    check     = string
+    action    = optional(string, "fail")
+    threshold = optional(number)
+    fields    = optional(list(string), [])
+    min       = optional(number)
+    max       = optional(number)
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for r in var.quality_rules : can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", r.name))]) && length(distinct([for r in var.quality_rules : r.name])) == length(var.quality_rules)
+    error_message = "quality_rules names must be unique, 1-64 letters, digits, '_', '.', '-'."
+  }
+  validation {
+    condition     = alltrue([for r in var.quality_rules : contains(["ETL", "Filter", "Score", "Store", "Reactive"], r.stage)])
+    error_message = "quality_rules stage must be a Lambda stage id: ETL, Filter, Score, Store, Reactive."
+  }
+  validation {
+    condition     = alltrue([for r in var.quality_rules : contains(["max_rejected_share", "min_records", "required_fields", "value_range", "max_unenriched_share"], r.check)])
+    error_message = "quality_rules check must be max_rejected_share, min_records, required_fields, value_range or max_unenriched_share."
+  }
+  validation {
+    condition     = alltrue([for r in var.quality_rules : contains(["fail", "warn"], r.action)])
+    error_message = "quality_rules action must be fail or warn."
+  }
+  validation {
+    condition = alltrue([for r in var.quality_rules : (
+      (!contains(["required_fields", "value_range"], r.check) || length(r.fields) > 0) &&
+      (r.check != "value_range" || r.min != null || r.max != null) &&
+      (r.check != "max_unenriched_share" || r.threshold != null) &&
+      (r.threshold == null || r.check == "min_records" || (coalesce(r.threshold, 0) >= 0 && coalesce(r.threshold, 0) <= 1))
+    )])
+    error_message = "quality_rules: required_fields and value_range need fields, value_range needs min or max, max_unenriched_share needs threshold, and share thresholds lie in [0, 1]."
+  }
+}

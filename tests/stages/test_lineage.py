@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 
+import pytest
 from stagekit import BUCKET, CHAIN, raw_event, request
 
 from ceap_stages import contract, lineage
@@ -55,4 +56,69 @@ def test_inline_records_name_the_kept_input(aws, invoke) -> None:
             {"kind": "input", "key": contract.input_key("exec-inline"), "checksum": sha(kept)}
         ],
         "code": {},
+    }
+
+
+# ceap-tf describe --lineage (ceap_tf.operations.lineage) over the chain's real output.
+
+
+def _workflow(aws):
+    from ceap_tf.operations.workflow import Workflow
+
+    output = {"name": "realtime", "type": "EXPRESS", "bucket": BUCKET}
+    return Workflow(target=None, output=output, _clients={"s3": aws.s3})  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def chained(aws, run_chain, monkeypatch):
+    monkeypatch.setenv(lineage.CODE_ENV_VAR, "Zm9vYmFy")
+    body = "\n".join(json.dumps(raw_event(f"C{i:08d}")) for i in range(5)).encode()
+    source = aws.put("inputs/orders.jsonl", body)
+    run_chain("exec-verify", request(source=source))
+    return source
+
+
+def test_verification_walks_source_to_reactive(aws, chained) -> None:
+    from ceap_tf.operations import lineage as verifier
+
+    result = verifier.verify(_workflow(aws), "exec-verify")
+    assert result.ok, result.problems()
+    assert [(link.kind, link.name, link.status) for link in result.links] == [
+        ("source", chained, "ok"),
+        ("input", "input", "ok"),
+        *[("stage", s, "ok") for s in CHAIN],
+    ]
+    assert all(link.code == {"stageCodeSha256": "Zm9vYmFy"} for link in result.links[2:])
+
+
+def test_verification_catches_a_tampered_part(aws, chained) -> None:
+    from ceap_tf.operations import lineage as verifier
+
+    filter_part = contract.data_key("exec-verify", "Filter", 0)
+    records = aws.get(filter_part).splitlines()
+    aws.put(filter_part, b"\n".join(records[:-1]) + b"\n")  # one candidate dropped
+    result = verifier.verify(_workflow(aws), "exec-verify")
+    assert not result.ok
+    statuses = {link.name: link.status for link in result.links}
+    assert statuses["Filter"] == "TAMPERED" and statuses["Score"] == "ok"
+    assert result.problems() == [
+        f"Filter: part {filter_part} is {lineage.checksum(aws.get(filter_part))}, "
+        f"its manifest recorded {aws.manifest('exec-verify', 'Filter').checksums[filter_part]}"
+    ]
+
+
+def test_verification_catches_a_rewritten_manifest_and_source(aws, chained) -> None:
+    from ceap_tf.operations import lineage as verifier
+
+    key = contract.manifest_key("exec-verify", "Score")
+    doc = json.loads(aws.get(key))
+    doc["recordCount"] += 0
+    doc["metrics"]["note"] = "edited"
+    aws.put(key, json.dumps(doc).encode())
+    aws.put("inputs/orders.jsonl", b"{}\n")
+    result = verifier.verify(_workflow(aws), "exec-verify")
+    statuses = {link.name: link.status for link in result.links}
+    assert statuses["Score"] == "TAMPERED" and statuses[chained] == "TAMPERED"
+    assert {"ETL", "Filter", "Store", "Reactive", "input"} == {
+        n for n, s in statuses.items() if s == "ok"
     }
