@@ -96,6 +96,51 @@ class ShapeUnreadable(UsageProblem):
     """The modules do not say what the estimate needs (renamed or moved)."""
 
 
+@dataclass(frozen=True)
+class CustomStage:
+    """A custom stage of the env (modules/workflow ``custom_stages``), as costed."""
+
+    id: str
+    kind: str  # lambda or glue
+    memory_mb: int = 512  # lambda (modules/stage_lambda's custom default)
+    glue: GlueShape | None = None
+
+
+_SCALAR = re.compile(r'(\w+)\s*=\s*("(?:[^"\\]|\\.)*"|\d+)')
+
+
+def custom_stages(env_dir: Path) -> list[CustomStage]:
+    """The ``custom_stages`` an env passes to modules/workflow, read from its HCL
+    (literal values only: ``id``, ``kind``, ``memory_size``, ``worker_type``,
+    ``number_of_workers``; anything else takes the module's default)."""
+    found: list[CustomStage] = []
+    for path in sorted(env_dir.glob("*.tf")):
+        for block in hcl.blocks(path.read_text(), "module"):
+            expression = hcl.attributes(block.body).get("custom_stages", "")
+            i = expression.find("{")
+            while i != -1:
+                end = hcl._matching_brace(expression, i)
+                body = re.sub(r"\{[^{}]*\}", "", expression[i + 1 : end])  # nested maps
+                values = {k: v.strip('"') for k, v in _SCALAR.findall(body)}
+                if values.get("id") and values.get("kind") in ("lambda", "glue"):
+                    glue = None
+                    if values["kind"] == "glue":
+                        glue = GlueShape(
+                            values.get("worker_type", "G.1X"),
+                            int(values.get("number_of_workers", "2")),
+                        )
+                    found.append(
+                        CustomStage(
+                            values["id"],
+                            values["kind"],
+                            int(values.get("memory_size", "512")),
+                            glue,
+                        )
+                    )
+                i = expression.find("{", end + 1)
+    return found
+
+
 @dataclass
 class Estimate:
     workflow: str
@@ -103,6 +148,7 @@ class Estimate:
     assumptions: Assumptions
     items: dict[str, float] = field(default_factory=dict)
     glue: GlueShape | None = None
+    custom: list[CustomStage] = field(default_factory=list)
 
     @property
     def total(self) -> float:
@@ -114,6 +160,7 @@ class Estimate:
             "type": self.type,
             "assumptions": asdict(self.assumptions),
             "glue": asdict(self.glue) if self.glue else None,
+            "customStages": [asdict(c) for c in self.custom],
             "monthly_usd": {k: round(v, 4) for k, v in self.items.items()},
             "total_usd": round(self.total, 2),
             "prices": PRICES,
@@ -209,11 +256,14 @@ def estimate(project: Project, workflow: Workflow, assumptions: Assumptions) -> 
     n = assumptions.executions_per_month
     records = assumptions.records_per_execution
     shape = read_shape(project.modules_dir, workflow.type)
-    memory = shape.memory_mb
+    memory = dict(shape.memory_mb)
+    custom = custom_stages(workflow.env_dir)
+    memory.update({c.id: c.memory_mb for c in custom if c.kind == "lambda"})
+    custom_glue = [c for c in custom if c.glue is not None]
     lambda_stages = list(memory)
     standard = workflow.type == "STANDARD"
-    states = len(lambda_stages) + (1 if standard else 0)
-    result = Estimate(workflow.name, workflow.type, assumptions)
+    states = len(lambda_stages) + (1 if standard else 0) + len(custom_glue)
+    result = Estimate(workflow.name, workflow.type, assumptions, custom=custom)
     items = result.items
 
     stage_seconds = assumptions.lambda_seconds_per_stage
@@ -228,13 +278,16 @@ def estimate(project: Project, workflow: Workflow, assumptions: Assumptions) -> 
             + duration * EXPRESS_MIN_MEMORY_GB * p["sfn_express_per_gb_second"]
         )
     gb_seconds = sum(mb / 1024 * stage_seconds for mb in memory.values())
-    items["Lambda (5 stages)"] = n * (
+    items[f"Lambda ({len(lambda_stages)} stages)"] = n * (
         len(lambda_stages) * p["lambda_per_request"] + gb_seconds * p["lambda_per_gb_second"]
     )
     if shape.glue is not None:
         result.glue = shape.glue
         billed_minutes = max(assumptions.glue_minutes, 1.0)  # 1-minute minimum
         items["Glue HeavyETL"] = n * result.glue.dpus * billed_minutes / 60 * p["glue_per_dpu_hour"]
+        for stage in custom_glue:  # each custom Glue stage: the same minutes per run
+            dpus = (stage.glue or GlueShape()).dpus
+            items[f"Glue {stage.id}"] = n * dpus * billed_minutes / 60 * p["glue_per_dpu_hour"]
     parts = max(1, math.ceil(records * RECORD_BYTES / (64 * 1024 * 1024)))
     requests = states * (parts + 1)  # data parts + manifest per stage
     items["S3 requests"] = n * requests * (p["s3_put_per_request"] + p["s3_get_per_request"])
@@ -252,7 +305,9 @@ def estimate(project: Project, workflow: Workflow, assumptions: Assumptions) -> 
     items["CloudWatch Logs"] = log_bytes / 1024**3 * p["logs_per_gb_ingested"]
     items["X-Ray traces"] = n * p["xray_per_trace"]
     items["Alarms, dashboard, KMS key"] = (
-        shape.alarms * p["alarm_per_month"] + p["dashboard_per_month"] + p["kms_key_per_month"]
+        (shape.alarms + sum(1 for c in custom if c.kind == "lambda")) * p["alarm_per_month"]
+        + p["dashboard_per_month"]
+        + p["kms_key_per_month"]
     )
     return result
 

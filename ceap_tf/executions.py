@@ -33,6 +33,15 @@ def stages_for(workflow_type: str) -> tuple[str, ...]:
     return tuple(s for s in contract.STAGES if s != contract.HEAVY_ETL)
 
 
+def stages_of(workflow: Mapping[str, Any]) -> tuple[str, ...]:
+    """The states of a deployed workflow in order: its output's ``stage_order`` (custom
+    stages included), else the type's built-in stages (outputs from before it existed)."""
+    order = workflow.get("stage_order")
+    if order:
+        return tuple(str(s) for s in order)
+    return stages_for(str(workflow.get("type", "")).upper())
+
+
 def new_execution_name(prefix: str) -> str:
     return f"{prefix}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
 
@@ -142,7 +151,7 @@ class WorkflowClient:
 
     @property
     def stages(self) -> tuple[str, ...]:
-        return stages_for(self.type)
+        return stages_of(self.workflow)
 
     # -- manifests -----------------------------------------------------------
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ceap_tf.errors import UsageProblem
-from ceap_tf.executions import WorkflowClient, stages_for
+from ceap_tf.executions import WorkflowClient, stages_of
 from ceap_tf.target import Target, aws_errors
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class Workflow:
 
     @property
     def stages(self) -> tuple[str, ...]:
-        return stages_for(self.type)
+        return stages_of(self.output)
 
     @property
     def bucket(self) -> str:

@@ -33,6 +33,11 @@ REACTIVE = "Reactive"
 STAGES: tuple[str, ...] = (ETL, FILTER, HEAVY_ETL, SCORE, STORE, REACTIVE)
 #: Stages that run as Lambda functions (HeavyETL runs on Glue).
 LAMBDA_STAGES: tuple[str, ...] = (ETL, FILTER, SCORE, STORE, REACTIVE)
+#: Custom stages a workflow adds (modules/workflow ``custom_stages``): ``Custom`` and up to
+#: 12 more letters and digits, starting upper case (``CustomRegionTag``). The prefix keeps
+#: a mistyped built-in id an error, and the length keeps
+#: ``CeapWorkflow-{name}-{Stage}Lambda-role`` within IAM's 64 characters.
+CUSTOM_STAGE = re.compile(r"^Custom[A-Z][A-Za-z0-9]{0,11}$")
 
 EXECUTIONS_PREFIX = "executions/"
 MANIFEST_NAME = "output.json"
@@ -50,9 +55,17 @@ class ContractError(ValueError):
     """A value does not fit the stage contract (bad stage id, execution id or manifest)."""
 
 
+def is_stage(stage: object) -> bool:
+    """A built-in stage id or a custom stage's (``CUSTOM_STAGE``)."""
+    return isinstance(stage, str) and (stage in STAGES or bool(CUSTOM_STAGE.match(stage)))
+
+
 def check_stage(stage: str) -> str:
-    if stage not in STAGES:
-        raise ContractError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+    if not is_stage(stage):
+        raise ContractError(
+            f"unknown stage {stage!r}; expected one of {', '.join(STAGES)} "
+            "or a custom stage id (Custom + up to 12 letters/digits, e.g. CustomRegionTag)"
+        )
     return stage
 
 

@@ -218,10 +218,10 @@ class StageEvent:
                 "stage: the state machine passes the wrong stage to this function"
             )
         previous = event.get("previousStage")
-        if previous is not None and (previous not in contract.STAGES or previous == current):
+        if previous is not None and (not contract.is_stage(previous) or previous == current):
             raise StageInputError(
                 f"event.previousStage must be null or another stage id "
-                f"({', '.join(contract.STAGES)}), got {previous!r}"
+                f"({', '.join(contract.STAGES)} or a custom stage's), got {previous!r}"
             )
         bucket = event.get("workflowBucket")
         if not isinstance(bucket, str) or not bucket:

@@ -7,9 +7,25 @@ locals {
     for n in local.log_group_names : "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${n}"
   ]
 
+  history_statements = [
+    {
+      Sid      = "ReadHistory"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject"]
+      Resource = "${local.history_bucket}/${local.history_prefix}*"
+    },
+    {
+      Sid       = "ListHistory"
+      Effect    = "Allow"
+      Action    = ["s3:ListBucket"]
+      Resource  = local.history_bucket
+      Condition = { StringLike = { "s3:prefix" = ["${local.history_prefix}*"] } }
+    },
+  ]
+
   policy = {
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       {
         Sid      = "ReadJobCode"
         Effect   = "Allow"
@@ -29,7 +45,7 @@ locals {
         Sid      = "WriteOwnStageData"
         Effect   = "Allow"
         Action   = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
-        Resource = "${local.bucket_arn}/executions/*/HeavyETL/*"
+        Resource = "${local.bucket_arn}/executions/*/${var.stage}/*"
       },
       {
         Sid       = "ListExecutionData"
@@ -38,20 +54,9 @@ locals {
         Resource  = local.bucket_arn
         Condition = { StringLike = { "s3:prefix" = ["executions/*"] } }
       },
-      {
-        Sid      = "ReadHistory"
-        Effect   = "Allow"
-        Action   = ["s3:GetObject"]
-        Resource = "${local.history_bucket}/${local.history_prefix}*"
-      },
-      {
-        Sid       = "ListHistory"
-        Effect    = "Allow"
-        Action    = ["s3:ListBucket"]
-        Resource  = local.history_bucket
-        Condition = { StringLike = { "s3:prefix" = ["${local.history_prefix}*"] } }
-      },
-      {
+      ],
+      [for statement in local.history_statements : statement if var.history_access],
+      [{
         # Glue creates its run's streams (and a group if missing: the groups exist, made
         # here with retention and the workflow key). No logs:AssociateKmsKey: the security
         # configuration leaves CloudWatch encryption to the groups (see README, Logs).
@@ -59,22 +64,22 @@ locals {
         Effect   = "Allow"
         Action   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
         Resource = concat(local.log_group_arns, [for a in local.log_group_arns : "${a}:*"])
-      },
-      {
-        # PutMetricData has no resource type: AWS supports only "*"; the namespace condition scopes it to Glue's job metrics.
-        Sid       = "PublishJobMetrics"
-        Effect    = "Allow"
-        Action    = ["cloudwatch:PutMetricData"]
-        Resource  = "*"
-        Condition = { StringEquals = { "cloudwatch:namespace" = "Glue" } }
-      },
-      {
-        Sid      = "UseWorkflowKey"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
-        Resource = var.kms_key_arn
-      },
-    ]
+        },
+        {
+          # PutMetricData has no resource type: AWS supports only "*"; the namespace condition scopes it to Glue's job metrics.
+          Sid       = "PublishJobMetrics"
+          Effect    = "Allow"
+          Action    = ["cloudwatch:PutMetricData"]
+          Resource  = "*"
+          Condition = { StringEquals = { "cloudwatch:namespace" = "Glue" } }
+        },
+        {
+          Sid      = "UseWorkflowKey"
+          Effect   = "Allow"
+          Action   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+          Resource = var.kms_key_arn
+        },
+    ])
   }
 }
 
@@ -96,7 +101,7 @@ resource "aws_iam_role" "this" {
 }
 
 resource "aws_iam_role_policy" "this" {
-  name   = "heavy-etl"
+  name   = local.is_heavy_etl ? "heavy-etl" : lower(var.stage)
   role   = aws_iam_role.this.id
   policy = jsonencode(local.policy)
 }

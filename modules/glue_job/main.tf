@@ -10,9 +10,13 @@ locals {
   region     = data.aws_region.current.name
   partition  = data.aws_partition.current.partition
 
-  job_name    = "ceap-workflow-${var.workflow_name}-heavy-etl"
-  bucket_arn  = "arn:${local.partition}:s3:::${var.bucket_name}"
-  object_root = "${var.workflow_name}/"
+  # HeavyETL keeps its names; a custom Glue stage (modules/workflow custom_stages) is
+  # ceap-workflow-{name}-{lower(stage)} with its objects under {name}/{lower(stage)}/.
+  is_heavy_etl = var.stage == "HeavyETL"
+  job_name     = local.is_heavy_etl ? "ceap-workflow-${var.workflow_name}-heavy-etl" : "ceap-workflow-${var.workflow_name}-${lower(var.stage)}"
+  bucket_arn   = "arn:${local.partition}:s3:::${var.bucket_name}"
+  object_root  = local.is_heavy_etl ? "${var.workflow_name}/" : "${var.workflow_name}/${lower(var.stage)}/"
+  script_name  = local.is_heavy_etl ? "heavy_etl.py" : "${lower(var.stage)}.py"
 
   # The script and the stage code: uploaded here (local files) or published objects
   # read in place (`ceap-tf publish`); the job role may read exactly these two objects.
@@ -36,9 +40,9 @@ locals {
   default_arguments = merge(
     { "--target_partition_mb" = "128" },
     var.job_arguments,
+    var.history_access ? { "--history_uri" = local.history_uri } : {},
     {
       "--job-language"                     = "python"
-      "--history_uri"                      = local.history_uri
       "--extra-py-files"                   = "s3://${local.code_object.bucket}/${local.code_object.key}"
       "--enable-continuous-cloudwatch-log" = "true"
       "--custom-logGroup-prefix"           = local.log_group_prefix
@@ -57,8 +61,9 @@ resource "aws_s3_object" "script" {
   count = var.script_s3 == null ? 1 : 0
 
   bucket                 = var.scripts_bucket_name
-  key                    = "${local.object_root}heavy_etl.py"
-  source                 = var.script_path
+  key                    = "${local.object_root}${local.script_name}"
+  source                 = var.script_content == null ? var.script_path : null
+  content                = var.script_content
   source_hash            = var.script_sha256
   content_type           = "text/x-python"
   server_side_encryption = "aws:kms"
@@ -121,7 +126,7 @@ resource "aws_glue_security_configuration" "this" {
 
 resource "aws_glue_job" "this" {
   name                   = local.job_name
-  description            = "CEAP ${var.workflow_name} workflow: HeavyETL (customer-history enrichment)"
+  description            = local.is_heavy_etl ? "CEAP ${var.workflow_name} workflow: HeavyETL (customer-history enrichment)" : "CEAP ${var.workflow_name} workflow: ${var.stage} (custom Glue stage)"
   role_arn               = aws_iam_role.this.arn
   glue_version           = var.glue_version
   worker_type            = var.worker_type

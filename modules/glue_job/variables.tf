@@ -19,8 +19,8 @@ variable "script_path" {
   default     = null
 
   validation {
-    condition     = (var.script_path == null) != (var.script_s3 == null)
-    error_message = "Give the script as script_path (a local file) or script_s3 (a published object), exactly one."
+    condition     = var.script_content != null ? (var.script_path == null && var.script_s3 == null) : ((var.script_path == null) != (var.script_s3 == null))
+    error_message = "Give the script as script_path (a local file), script_s3 (a published object) or script_content, exactly one."
   }
 }
 
@@ -169,4 +169,27 @@ variable "log_retention_days" {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
   }
+}
+
+variable "stage" {
+  description = "Stage id the job runs: HeavyETL (default; job ceap-workflow-{name}-heavy-etl) or a custom Glue stage of modules/workflow custom_stages (Custom..., job ceap-workflow-{name}-{lower(stage)}). The role writes only under executions/*/{stage}/."
+  type        = string
+  default     = "HeavyETL"
+
+  validation {
+    condition     = var.stage == "HeavyETL" || can(regex("^Custom[A-Z][A-Za-z0-9]{0,11}$", var.stage))
+    error_message = "stage must be HeavyETL or a custom stage id (Custom + up to 12 letters/digits)."
+  }
+}
+
+variable "script_content" {
+  description = "The job script's text, uploaded as {lower(stage)}.py instead of script_path (custom Glue stages: a launcher of a module in the stage code zip). script_sha256 must be its hex SHA-256."
+  type        = string
+  default     = null
+}
+
+variable "history_access" {
+  description = "Whether the job reads the customer-history dataset (history_uri): HeavyETL does; a custom Glue stage does not, and its role gets no grant on it."
+  type        = bool
+  default     = true
 }

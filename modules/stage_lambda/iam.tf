@@ -131,7 +131,7 @@ locals {
       local.common_statements,
       local.keep_input_statements,
       local.read_predecessor_statements,
-      local.stage_statements[var.stage],
+      try(local.stage_statements[var.stage], []),
     )
   }
 }

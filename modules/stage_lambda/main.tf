@@ -14,7 +14,7 @@ locals {
   partition  = data.aws_partition.current.partition
 
   function_name  = "CeapWorkflow-${var.workflow_name}-${var.stage}Lambda"
-  handler        = "ceap_stages.stages.${lower(var.stage)}.handler"
+  handler        = var.handler != null ? var.handler : "ceap_stages.stages.${lower(var.stage)}.handler"
   log_group_name = "/aws/lambda/${local.function_name}"
   log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
 
@@ -27,8 +27,10 @@ locals {
     Store    = { memory_size = 1024, timeout = 60 }
     Reactive = { memory_size = 512, timeout = 30 }
   }
-  memory_size = coalesce(var.memory_size, local.stage_defaults[var.stage].memory_size)
-  timeout     = coalesce(var.timeout, local.stage_defaults[var.stage].timeout)
+  # A custom stage (modules/workflow custom_stages) defaults to 512 MB and 30 s.
+  custom_defaults = { memory_size = 512, timeout = 30 }
+  memory_size     = coalesce(var.memory_size, try(local.stage_defaults[var.stage], local.custom_defaults).memory_size)
+  timeout         = coalesce(var.timeout, try(local.stage_defaults[var.stage], local.custom_defaults).timeout)
 
   required_environment = merge(
     {

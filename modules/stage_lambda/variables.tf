@@ -9,12 +9,12 @@ variable "workflow_name" {
 }
 
 variable "stage" {
-  description = "Stage id: ETL, Filter, Score, Store or Reactive (HeavyETL runs on Glue, see modules/glue_job)."
+  description = "Stage id: ETL, Filter, Score, Store or Reactive (HeavyETL runs on Glue, see modules/glue_job), or a custom stage's id (Custom + up to 12 letters/digits, with handler set; modules/workflow custom_stages)."
   type        = string
 
   validation {
-    condition     = contains(["ETL", "Filter", "Score", "Store", "Reactive"], var.stage)
-    error_message = "stage must be one of ETL, Filter, Score, Store, Reactive."
+    condition     = contains(["ETL", "Filter", "Score", "Store", "Reactive"], var.stage) || can(regex("^Custom[A-Z][A-Za-z0-9]{0,11}$", var.stage))
+    error_message = "stage must be one of ETL, Filter, Score, Store, Reactive, or a custom stage id (Custom + up to 12 letters/digits)."
   }
 }
 
@@ -172,5 +172,16 @@ variable "environment" {
   validation {
     condition     = alltrue([for k in keys(var.environment) : can(regex("^[A-Za-z_][A-Za-z0-9_]*$", k))])
     error_message = "environment keys must be valid variable names (letters, digits, '_')."
+  }
+}
+
+variable "handler" {
+  description = "Handler of a custom stage (module.function in the stage code zip, e.g. ceap_stages.custom.region_tag.handler); null for a built-in stage (ceap_stages.stages.{lower(stage)}.handler)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.handler == null || can(regex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$", var.handler))
+    error_message = "handler must be a dotted module.function path."
   }
 }

@@ -18,7 +18,7 @@ locals {
     source        = ["aws.glue"]
     "detail-type" = ["Glue Job State Change"]
     detail = {
-      jobName = [local.glue_job_name]
+      jobName = [for s in local.glue_stage_ids : local.glue_job_names[s]]
       state   = ["FAILED", "TIMEOUT", "ERROR"]
     }
   }

@@ -3,7 +3,10 @@
 
 locals {
   dashboard_name = local.state_machine_name
-  function_names = { for s, m in module.stage : s => m.function_name }
+  function_names = merge(
+    { for s, m in module.stage : s => m.function_name },
+    { for s, m in module.custom_lambda_stage : s => m.function_name },
+  )
 
   metric_widgets = concat(
     [

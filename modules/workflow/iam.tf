@@ -2,7 +2,7 @@
 # this workflow's exact resources.
 
 locals {
-  function_arn_list = [for s in local.lambda_stages : local.function_arns[s]]
+  function_arn_list = [for s in local.stage_order : local.function_arns[s] if !contains(local.glue_stage_ids, s)]
   glue_job_arn      = "arn:${local.partition}:glue:${local.region}:${local.account_id}:job/${local.glue_job_name}"
 
   sfn_statements = concat(
@@ -24,6 +24,15 @@ locals {
         Resource = local.glue_job_arn
       },
     ] : [],
+    [
+      # Exactly the jobs of this workflow's custom Glue stages (custom_stages.tf), if any.
+      for arns in [[for id in keys(local.custom_glue_stages) : "arn:${local.partition}:glue:${local.region}:${local.account_id}:job/${local.glue_job_names[id]}"]] : {
+        Sid      = "RunCustomGlueStageJobs"
+        Effect   = "Allow"
+        Action   = ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"]
+        Resource = arns
+      } if length(arns) > 0
+    ],
     [
       {
         # CloudWatch Logs vended delivery: these actions have no resource-level

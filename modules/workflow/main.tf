@@ -19,8 +19,9 @@ locals {
   throttle_retry_max_attempts = var.throttle_retry_max_attempts != null ? var.throttle_retry_max_attempts : local.throttle_retry_defaults[var.type]
 
   lambda_stages = ["ETL", "Filter", "Score", "Store", "Reactive"]
-  # The order of the states; HeavyETL (Glue) sits between Filter and Score in STANDARD.
-  stage_order = local.is_standard ? ["ETL", "Filter", "HeavyETL", "Score", "Store", "Reactive"] : local.lambda_stages
+  # The order of the built-in states; HeavyETL (Glue) sits between Filter and Score in
+  # STANDARD. local.stage_order (custom_stages.tf) inserts the custom stages.
+  base_stage_order = local.is_standard ? ["ETL", "Filter", "HeavyETL", "Score", "Store", "Reactive"] : local.lambda_stages
 
   state_machine_name = "Ceap-${var.name}-Workflow"
   state_machine_arn  = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.state_machine_name}"

@@ -9,7 +9,7 @@ output "type" {
 }
 
 output "stage_order" {
-  description = "States in execution order."
+  description = "States in execution order (custom stages included)."
   value       = local.stage_order
 }
 
@@ -121,9 +121,16 @@ output "summary" {
     catalog_tables     = var.create_catalog ? concat([aws_glue_catalog_table.candidates[0].name], aws_glue_catalog_table.customer_history[*].name) : []
     log_groups = {
       state_machine = aws_cloudwatch_log_group.states.name
-      functions     = { for s, m in module.stage : s => m.log_group_name }
-      glue          = local.is_standard ? module.glue_job[0].log_group_names : []
+      functions = merge(
+        { for s, m in module.stage : s => m.log_group_name },
+        { for s, m in module.custom_lambda_stage : s => m.log_group_name },
+      )
+      glue = concat(local.is_standard ? module.glue_job[0].log_group_names : [], flatten([for s, m in module.custom_glue_stage : m.log_group_names]))
     }
+    # Custom stages (custom_stages.tf): the state order and each Glue stage's job.
+    stage_order    = local.stage_order
+    glue_job_names = local.glue_job_names
+    custom_stages  = { for c in var.custom_stages : c.id => { kind = c.kind, after = c.after } }
     alarm_names = concat(
       [
         aws_cloudwatch_metric_alarm.failure_rate.alarm_name,
@@ -131,6 +138,7 @@ output "summary" {
         aws_cloudwatch_metric_alarm.dlq.alarm_name,
       ],
       aws_cloudwatch_metric_alarm.glue_failed[*].alarm_name,
+      [for a in aws_cloudwatch_metric_alarm.custom_stage_errors : a.alarm_name],
     )
   }
 }

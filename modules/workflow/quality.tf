@@ -8,7 +8,7 @@
 
 locals {
   quality_rules_by_stage = {
-    for s in local.lambda_stages : s => [
+    for s in concat(local.lambda_stages, keys(local.custom_lambda_stages)) : s => [
       for r in var.quality_rules : { for k, v in r : k => v if k != "stage" && v != null } if r.stage == s
     ]
   }
@@ -18,7 +18,7 @@ locals {
   }
 
   quality_environment = {
-    for s in local.lambda_stages : s => length(local.quality_rules_by_stage[s]) > 0 ? {
+    for s in concat(local.lambda_stages, keys(local.custom_lambda_stages)) : s => length(local.quality_rules_by_stage[s]) > 0 ? {
       CEAP_QUALITY_RULES = jsonencode(local.quality_rules_by_stage[s])
     } : {}
   }

@@ -75,7 +75,10 @@ locals {
     },
   ]
 
-  function_arns = { for s, m in module.stage : s => m.function_arn }
+  function_arns = merge(
+    { for s, m in module.stage : s => m.function_arn },
+    { for s, m in module.custom_lambda_stage : s => m.function_arn },
+  )
 
   # The small result every Lambda stage returns (docs/ARCHITECTURE.md "Lambda result").
   stage_result = {
@@ -108,7 +111,7 @@ locals {
       ResultSelector = [{ "request.$" = "$.Payload.request", result = local.stage_result }, local.stage_result][i == 0 ? 0 : 1]
       ResultPath     = i == 0 ? "$" : "$.result"
       Retry          = local.lambda_retry
-    } if s != "HeavyETL"
+    } if !contains(local.glue_stage_ids, s)
   }
 
   glue_task = {
@@ -116,7 +119,7 @@ locals {
       Type     = "Task"
       Resource = "arn:${local.partition}:states:::glue:startJobRun.sync"
       Parameters = {
-        JobName = local.glue_job_name
+        JobName = local.glue_job_names[s]
         Arguments = {
           "--execution_id.$"  = "$$.Execution.Name"
           "--workflow_bucket" = module.storage.bucket_name
@@ -134,14 +137,14 @@ locals {
       }
       ResultPath = "$.result"
       Retry      = local.glue_api_retry
-    } if s == "HeavyETL"
+    } if contains(local.glue_stage_ids, s)
   }
 
   last_index = length(local.stage_order) - 1
 
   stage_states = {
     for i, s in local.stage_order : s => merge(
-      s == "HeavyETL" ? local.glue_task[s] : local.lambda_task[s],
+      contains(local.glue_stage_ids, s) ? local.glue_task[s] : local.lambda_task[s],
       [{ Next = try(local.stage_order[i + 1], null) }, { End = true }][i == local.last_index ? 1 : 0],
     )
   }

@@ -390,7 +390,7 @@ variable "create_catalog" {
   default     = true
 }
 variable "quality_rules" {
-  description = "Data-quality gates, checked by the stage that produces the data and recorded in its manifest (quality). check: max_rejected_share (rejected / records in <= threshold), min_records (records out >= threshold, default 1, when the stage had input), required_fields (share of output records lacking any of fields <= threshold, default 0), value_range (share of values at fields outside [min, max] <= threshold, default 0; e.g. scores.*.value), max_unenriched_share (share of records without attributes.enrichment <= threshold; Score of a STANDARD workflow). action fail stops the execution with the non-retryable DataQualityError naming the rule and the measured value; warn records the result and emits the EMF metric DataQualityWarnings (dimension rule). Rules run in Lambda stages (ETL, Filter, Score, Store, Reactive)."
+  description = "Data-quality gates, checked by the stage that produces the data and recorded in its manifest (quality). check: max_rejected_share (rejected / records in <= threshold), min_records (records out >= threshold, default 1, when the stage had input), required_fields (share of output records lacking any of fields <= threshold, default 0), value_range (share of values at fields outside [min, max] <= threshold, default 0; e.g. scores.*.value), max_unenriched_share (share of records without attributes.enrichment <= threshold; Score of a STANDARD workflow). action fail stops the execution with the non-retryable DataQualityError naming the rule and the measured value; warn records the result and emits the EMF metric DataQualityWarnings (dimension rule). Rules run in Lambda stages (ETL, Filter, Score, Store, Reactive, and custom lambda stages)."
   type = list(object({
     name      = string
     stage     = string
@@ -408,8 +408,8 @@ variable "quality_rules" {
     error_message = "quality_rules names must be unique, 1-64 letters, digits, '_', '.', '-'."
   }
   validation {
-    condition     = alltrue([for r in var.quality_rules : contains(["ETL", "Filter", "Score", "Store", "Reactive"], r.stage)])
-    error_message = "quality_rules stage must be a Lambda stage id: ETL, Filter, Score, Store, Reactive."
+    condition     = alltrue([for r in var.quality_rules : contains(concat(["ETL", "Filter", "Score", "Store", "Reactive"], [for c in var.custom_stages : c.id if c.kind == "lambda"]), r.stage)])
+    error_message = "quality_rules stage must be a Lambda stage id: ETL, Filter, Score, Store, Reactive, or a custom lambda stage's id."
   }
   validation {
     condition     = alltrue([for r in var.quality_rules : contains(["max_rejected_share", "min_records", "required_fields", "value_range", "max_unenriched_share"], r.check)])
@@ -427,5 +427,44 @@ variable "quality_rules" {
       (r.threshold == null || r.check == "min_records" || (coalesce(r.threshold, 0) >= 0 && coalesce(r.threshold, 0) <= 1))
     )])
     error_message = "quality_rules: required_fields and value_range need fields, value_range needs min or max, max_unenriched_share needs threshold, and share thresholds lie in [0, 1]."
+  }
+}
+
+variable "custom_stages" {
+  description = "Extra stages, each inserted right after the built-in stage named in after (several after the same stage run in list order). id: Custom + up to 12 letters/digits (e.g. CustomRegionTag; it names the state, the S3 prefix executions/{id}/{stage}/ and the function or job). kind lambda: handler is module.function in the stage code zip (a module under lambda_src/ceap_stages/ whose Stage subclass has stage_id = id, handler = make_handler(...)); function CeapWorkflow-{name}-{id}Lambda, memory_size/timeout/environment as for a built-in stage (default 512 MB, 30 s). kind glue (STANDARD only: EXPRESS cannot wait for a job run): module is a module in the stage code zip with main(argv) (see ceap_stages.gluestage); job ceap-workflow-{name}-{lower(id)}, worker_type/number_of_workers/timeout_minutes. State machine, IAM, alarms, dashboard, smoke checks and the cost estimate include them."
+  type = list(object({
+    id                = string
+    after             = string
+    kind              = string
+    handler           = optional(string)
+    module            = optional(string)
+    memory_size       = optional(number)
+    timeout           = optional(number)
+    environment       = optional(map(string), {})
+    worker_type       = optional(string, "G.1X")
+    number_of_workers = optional(number, 2)
+    timeout_minutes   = optional(number, 60)
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for c in var.custom_stages : can(regex("^Custom[A-Z][A-Za-z0-9]{0,11}$", c.id))]) && length(distinct([for c in var.custom_stages : c.id])) == length(var.custom_stages)
+    error_message = "custom_stages ids must be unique, Custom + up to 12 letters/digits starting upper case (e.g. CustomRegionTag)."
+  }
+  validation {
+    condition     = alltrue([for c in var.custom_stages : contains(["ETL", "Filter", "HeavyETL", "Score", "Store", "Reactive"], c.after) && (c.after != "HeavyETL" || var.type == "STANDARD")])
+    error_message = "custom_stages after must name a built-in stage of the workflow: ETL, Filter, Score, Store, Reactive (HeavyETL in STANDARD)."
+  }
+  validation {
+    condition     = alltrue([for c in var.custom_stages : contains(["lambda", "glue"], c.kind)])
+    error_message = "custom_stages kind must be lambda or glue."
+  }
+  validation {
+    condition     = alltrue([for c in var.custom_stages : c.kind != "lambda" || can(regex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$", c.handler))])
+    error_message = "a lambda custom stage needs handler, a dotted module.function path in the stage code zip."
+  }
+  validation {
+    condition     = alltrue([for c in var.custom_stages : c.kind != "glue" || (var.type == "STANDARD" && can(regex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$", c.module)))])
+    error_message = "a glue custom stage needs a STANDARD workflow (EXPRESS cannot wait for a job run) and module, a dotted module path in the stage code zip."
   }
 }

@@ -387,6 +387,7 @@ run "summary" {
       "name", "type", "state_machine_arn", "state_machine_name", "bucket", "queue_url", "queue_arn", "dlq_url", "dlq_arn",
       "table_name", "event_bus_name", "function_names", "glue_job_name", "dashboard_name", "alarm_topic_arn",
       "log_groups", "alarm_names", "budget_name", "catalog_database", "catalog_tables",
+      "stage_order", "glue_job_names", "custom_stages",
     ])
     error_message = "summary matches the `workflow` output of docs/ARCHITECTURE.md"
   }

@@ -42,7 +42,7 @@ run "rules_reach_their_stage_only" {
     error_message = "ETL gets its rule"
   }
   assert {
-    condition     = alltrue([for s in ["Filter", "Store", "Reactive"] : local.quality_environment[s] == {}])
+    condition     = alltrue([for s in ["Filter", "Store", "Reactive"] : length(local.quality_environment[s]) == 0])
     error_message = "stages without rules get no CEAP_QUALITY_RULES"
   }
   assert {

@@ -6,9 +6,9 @@
 module "workflow" {
   source = "../../modules/workflow"
 
-  name                             = "e2edlq"
-  type                             = "EXPRESS"
-  stage_package                    = var.stage_package
-  force_destroy                    = true
-  include_execution_data           = true # the opt-in: the log shows inputs and parameters
+  name                   = "e2edlq"
+  type                   = "EXPRESS"
+  stage_package          = var.stage_package
+  force_destroy          = true
+  include_execution_data = true # the opt-in: the log shows inputs and parameters
 }
