@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gzip
 import importlib
+import importlib.util
 import json
 import sys
 import time
@@ -195,11 +196,8 @@ def run(
 
 
 def _on_glue() -> bool:
-    try:
-        import awsglue  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Running inside AWS Glue (its ``awsglue`` package is importable)."""
+    return importlib.util.find_spec("awsglue") is not None
 
 
 def launch(module_name: str, argv: list[str]) -> None:
