@@ -49,5 +49,6 @@ def report(app: App, *, name: str, since: timedelta, html_file: Path, as_json: b
                 "reasons": [
                     {"stage": s, "reasonCode": r, "count": n} for (s, r), n in data.reasons.items()
                 ],
+                "quality": data.quality_rows(),
             }
         )

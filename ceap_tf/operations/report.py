@@ -42,6 +42,15 @@ class ReportData:
     stage_out: dict[str, int] = field(default_factory=dict)
     reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
     sampled: int = 0
+    #: Data-quality results per (stage, rule): how many executions passed, warned, failed.
+    quality: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
+
+    def quality_rows(self) -> list[dict[str, Any]]:
+        return [
+            {"stage": stage, "rule": rule, "pass": counts["pass"], "warn": counts["warn"],
+             "fail": counts["fail"]}
+            for (stage, rule), counts in sorted(self.quality.items())
+        ]  # fmt: skip
 
 
 def collect(wf: Workflow, since: datetime) -> ReportData:
@@ -63,7 +72,32 @@ def collect(wf: Workflow, since: datetime) -> ReportData:
             unexplained = manifest.rejectedCount - sum(int(c) for c in by_reason.values())
             if unexplained > 0:
                 data.reasons[(stage, "unspecified")] += unexplained
+            count_quality(data, stage, manifest.quality)
     return data
+
+
+def count_quality(data: ReportData, stage: str, quality: dict[str, Any] | None) -> None:
+    """Add one manifest's data-quality results (its ``quality`` field) to ``data``."""
+    for rule in (quality or {}).get("rules", []):
+        counts = data.quality.setdefault((stage, str(rule.get("name"))), Counter())
+        counts["pass" if rule.get("passed") else str(rule.get("action", "fail"))] += 1
+
+
+def _quality_table(data: ReportData) -> str:
+    """Data-quality rule results over the sampled executions (empty without rules)."""
+    rows = data.quality_rows()
+    if not rows:
+        return ""
+    cells = "".join(
+        f"<tr><td>{html.escape(r['stage'])}</td><td>{html.escape(r['rule'])}</td>"
+        f"<td>{r['pass']}</td><td>{r['warn']}</td><td>{r['fail']}</td></tr>"
+        for r in rows
+    )
+    return (
+        '<h2>Data quality</h2>\n<table class="summary" id="quality">'
+        "<tr><th>stage</th><th>rule</th><th>passed</th><th>warned</th><th>failed</th></tr>"
+        f"{cells}</table>"
+    )
 
 
 def _figures(data: ReportData) -> list[tuple[str, Any]]:
@@ -174,6 +208,7 @@ body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #212121; }}
 <div class="charts">
 {charts}
 </div>
+{_quality_table(data)}
 </body>
 </html>
 """
