@@ -69,11 +69,15 @@ module "storage" {
   kms_alarm_source_arns      = local.alarm_source_arns
   kms_eventbridge_topic_arns = local.is_standard ? [local.alarm_topic_arn] : []
   kms_budget_source_arns     = local.create_budget ? [local.budget_arn] : []
-  kms_log_group_names = [
-    "/aws/lambda/CeapWorkflow-${var.name}-*",
-    local.states_log_group,
-    "/aws-glue/jobs/${local.glue_job_name}/*",
-  ]
+  kms_log_group_names = concat(
+    [
+      "/aws/lambda/CeapWorkflow-${var.name}-*",
+      local.states_log_group,
+      "/aws-glue/jobs/${local.glue_job_name}/*",
+    ],
+    # Custom Glue stages' jobs (custom_stages.tf) log to groups of their own.
+    [for id in keys(local.custom_glue_stages) : "/aws-glue/jobs/ceap-workflow-${var.name}-${lower(id)}/*"],
+  )
 }
 
 resource "aws_lambda_layer_version" "deps" {
