@@ -66,7 +66,7 @@ def test_smoke_covers_the_custom_stages(
     smoke: dict[str, Any], workflow: dict[str, Any], client: Callable[[str], Any]
 ) -> None:
     assert smoke["ok"] is True, smoke["checks"]
-    names = {c["name"] for c in smoke["checks"]}
+    names = {c["check"] for c in smoke["checks"]}
     assert {"CustomRegionTag manifest", "CustomValueBand manifest"} <= names
     assert {
         "CustomRegionTag counts match Filter",
