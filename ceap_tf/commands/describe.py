@@ -196,4 +196,6 @@ def describe(app: App, name: str, execution: str, with_lineage: bool, as_json: b
     else:
         section_model.render(app.out, sections)
     if lineage is not None and not lineage.ok:
-        raise click.ClickException("lineage verification failed: " + "; ".join(lineage.problems()))
+        from ceap_tf.errors import CheckFailed
+
+        raise CheckFailed("lineage verification failed: " + "; ".join(lineage.problems()))

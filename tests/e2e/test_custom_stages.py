@@ -120,7 +120,7 @@ def test_lineage_catches_a_tampered_custom_stage_part(
     s3, bucket = client("s3"), workflow["bucket"]
     part = contract.data_key(empty["execution"], "CustomRegionTag", 0)
     s3.put_object(Bucket=bucket, Key=part, Body=b'{"customerId": "forged"}\n')
-    result = ceap("describe", NAME, empty["execution"], "--lineage", expect=1)
+    result = ceap("describe", NAME, empty["execution"], "--lineage", expect=7)
     assert "lineage verification failed: CustomRegionTag: part " + part in result.stderr
 
 
