@@ -42,6 +42,17 @@ def stages_of(workflow: Mapping[str, Any]) -> tuple[str, ...]:
     return stages_for(str(workflow.get("type", "")).upper())
 
 
+def refused(manifest: Manifest | None) -> bool:
+    """The stage wrote its manifest but a ``fail`` data-quality rule then failed it."""
+    return manifest is not None and (manifest.quality or {}).get("passed") is False
+
+
+def failing_stage(stages: tuple[str, ...], manifests: Mapping[str, Manifest | None]) -> str | None:
+    """The stage a failed execution stopped in: the first without a manifest, or whose
+    manifest a data-quality gate refused (it is written before the stage fails)."""
+    return next((s for s in stages if manifests.get(s) is None or refused(manifests.get(s))), None)
+
+
 def new_execution_name(prefix: str) -> str:
     return f"{prefix}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
 

@@ -20,7 +20,9 @@ def summarize(wf: Any, record: Any) -> dict[str, Any]:
     etl, store = manifests[wf.stages[0]], manifests.get("Store")
     failing = None
     if record.status in ("FAILED", "TIMED_OUT", "ABORTED"):
-        failing = next((s for s in wf.stages if manifests[s] is None), None)
+        from ceap_tf.executions import failing_stage
+
+        failing = failing_stage(wf.stages, manifests)
     return {
         **record.to_json(),
         "recordsIn": etl.metrics.get("recordsIn") if etl else None,

@@ -41,9 +41,11 @@ def redrive(app: App, *, name: str, execution: str, timeout: float, as_json: boo
     show = stage_line(app)
     if wf.is_standard:
         known = manifests_of(wf, record.name, wf.stages)
-        kept = [s for s, m in known.items() if m is not None]
+        from ceap_tf.executions import failing_stage, refused
+
+        kept = [s for s, m in known.items() if m is not None and not refused(m)]
         redrive_standard(wf, record)
-        resume = next((s for s in wf.stages if known[s] is None), None)
+        resume = failing_stage(wf.stages, known)
         app.say(
             f"redriving {record.name} from {resume or 'its failed state'}"
             + (f"; {', '.join(kept)} kept, not run again" if kept else "")

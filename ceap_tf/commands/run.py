@@ -106,7 +106,9 @@ def run(
         app.say(f"  started {result.arn}")
         return
     if not result.succeeded:
-        stage = next((s for s in client.stages if result.manifests.get(s) is None), None)
+        from ceap_tf.executions import failing_stage
+
+        stage = failing_stage(client.stages, result.manifests)
         raise failed(name, result.name, stage, result.failure_line())
     app.say(
         f"[green]{result.status}[/] in {result.seconds:.1f}s; outputs under "

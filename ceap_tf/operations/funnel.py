@@ -14,6 +14,8 @@ from typing import Any
 from ceap_stages import contract
 from ceap_stages.contract import Manifest
 from ceap_tf.awsfacts import glue_dpus
+from ceap_tf.executions import failing_stage
+from ceap_tf.executions import refused as refused_by_quality
 from ceap_tf.operations.history import (
     ExecutionRecord,
     Failure,
@@ -109,7 +111,7 @@ def _stage_status(
     stage: str, manifest: Manifest | None, record: ExecutionRecord, failure: Failure | None,
     reached: str | None,
 ) -> str:  # fmt: skip
-    refused = manifest is not None and (manifest.quality or {}).get("passed") is False
+    refused = refused_by_quality(manifest)
     if manifest is not None and not refused:
         return "SUCCEEDED"
     if failure is not None and failure.stage == stage:
@@ -128,14 +130,7 @@ def build_funnel(wf: Workflow, record: ExecutionRecord, events: list[HistoryEven
     if failure is not None and failure.stage is None:
         # No history (expired logs): the failing stage is the first without a manifest
         # (or whose data-quality gate refused its data).
-        failure.stage = next(
-            (
-                s
-                for s in wf.stages
-                if manifests[s] is None or (manifests[s].quality or {}).get("passed") is False
-            ),
-            None,
-        )
+        failure.stage = failing_stage(wf.stages, manifests)
     if failure is not None and failure.stage and not failure.cause:
         _cause_from_stage_log(wf, record, failure)
     reached = stage_reached(events)

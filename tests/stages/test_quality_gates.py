@@ -145,3 +145,21 @@ def test_values_at_follows_wildcards() -> None:
         [quality.Rule("r", "required_fields", fields=("x",))], {}, [json.dumps(doc).encode()]
     )
     assert report.results[0]["violations"] == 1  # null counts as missing
+
+
+def test_a_refused_stage_is_the_failing_stage(aws, invoke, monkeypatch) -> None:
+    """`run`, `executions`, `describe` and `redrive` name the stage whose gate refused its
+    data, although its manifest exists (it is written before the stage fails)."""
+    from ceap_tf.executions import failing_stage, refused
+
+    rules(monkeypatch, {"name": "etl-rejects", "check": "max_rejected_share", "threshold": 0.1})
+    with pytest.raises(DataQualityError):
+        invoke("ETL", "exec-dq-stage", request([raw_event(), "bad line"]))
+    etl = aws.manifest("exec-dq-stage", "ETL")
+    assert refused(etl) and not refused(None)
+    stages = ("ETL", "Filter", "Score")
+    assert failing_stage(stages, {"ETL": etl, "Filter": None, "Score": None}) == "ETL"
+    monkeypatch.delenv(quality.ENV_VAR)
+    invoke("ETL", "exec-dq-ok", request([raw_event()]))
+    ok = aws.manifest("exec-dq-ok", "ETL")
+    assert failing_stage(stages, {"ETL": ok, "Filter": None, "Score": None}) == "Filter"
