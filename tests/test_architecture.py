@@ -24,7 +24,12 @@ ROOTS = {
     "ceap_heavy_etl": REPO / "glue" / "ceap_heavy_etl",
     "benchmarks": REPO / "benchmarks",
 }
-CONTRACT = ("ceap_stages.contract", "ceap_stages.errors", "ceap_stages.faults")
+CONTRACT = (
+    "ceap_stages.contract",
+    "ceap_stages.errors",
+    "ceap_stages.faults",
+    "ceap_stages.lineage",
+)
 
 
 @dataclass(frozen=True)

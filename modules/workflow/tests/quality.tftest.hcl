@@ -3,7 +3,7 @@
 
 mock_provider "aws" {
   override_during = plan
-  source          = "../testing/aws"
+  source          = "../../tests/hcl/mocks/aws"
 }
 
 variables {
