@@ -23,6 +23,7 @@ from botocore.config import Config
 
 from ceap_stages import config
 from ceap_stages.faults import (
+    THROTTLING_ERROR_CODES,
     TRANSIENT_ERROR_CODES,
     aws_response,
     error_code,
@@ -31,6 +32,7 @@ from ceap_stages.faults import (
 )
 
 __all__ = [
+    "THROTTLING_ERROR_CODES",
     "TRANSIENT_ERROR_CODES",
     "Clients",
     "backoff_sleep",

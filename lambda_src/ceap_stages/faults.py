@@ -38,6 +38,22 @@ TRANSIENT_ERROR_CODES: frozenset[str] = frozenset(
     }
 )
 
+#: The subset of those that mean "slow down": Store's and Reactive's adaptive
+#: concurrency (``ceap_stages.concurrency``) backs off on them.
+THROTTLING_ERROR_CODES: frozenset[str] = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "SlowDown",
+    }
+)
+
 #: botocore exception classes (and their subclasses) that mean the request may not
 #: have reached AWS or its answer was cut: EndpointConnectionError,
 #: ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError,

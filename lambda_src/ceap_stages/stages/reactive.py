@@ -18,6 +18,10 @@ exponential backoff, at most ``CEAP_REACTIVE_MAX_ATTEMPTS`` calls per batch, the
 ``StageTransientError``; any other per-entry error is ``StageInputError`` (EventBridge
 refuses the event itself, e.g. a detail over 256 KB).
 
+Up to ``CEAP_REACTIVE_CONCURRENCY`` PutEvents calls (default 8) are in flight at once
+(``ceap_stages.concurrency``); the output keeps the input order. Throttled entries halve
+the calls in flight and back off; successful calls raise it again (AIMD).
+
 The stage's data output records what was sent: one line per published event,
 ``{"eventId", "eventBridgeEventId", "eventBusName", "source", "detailType", "detail"}``.
 Counts: ``published``, ``belowThreshold``, ``unscored``.
@@ -26,6 +30,7 @@ Counts: ``published``, ``belowThreshold``, ``unscored``.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +40,7 @@ import orjson
 from ceap_stages import config
 from ceap_stages.aws import backoff_sleep
 from ceap_stages.candidate import eligible_channels, keys, primary_channel, primary_score
+from ceap_stages.concurrency import AdaptiveLimit, OrderedBatches
 from ceap_stages.contract import REACTIVE
 from ceap_stages.errors import StageConfigError, StageInputError, StageTransientError
 from ceap_stages.jsonl import LineSink, LineSource
@@ -43,6 +49,9 @@ from ceap_stages.runtime import Stage, StageJob, StageOutcome, make_handler
 
 DETAIL_TYPE = "CEAP Engagement Candidate"
 MAX_ENTRIES = 10  # PutEvents limit
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 64
+THROTTLED_ENTRY_CODES = frozenset({"ThrottlingException"})
 RETRYABLE_ENTRY_CODES = frozenset(
     {"ThrottlingException", "InternalFailure", "InternalException", "ServiceUnavailable"}
 )
@@ -53,6 +62,7 @@ class ReactiveSettings:
     event_bus: str
     threshold: float = 0.5
     max_attempts: int = 5
+    concurrency: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ReactiveSettings:
@@ -65,6 +75,9 @@ class ReactiveSettings:
             event_bus=config.required(env, "CEAP_EVENT_BUS", "the EventBridge bus name"),
             threshold=threshold,
             max_attempts=config.integer(env, "CEAP_REACTIVE_MAX_ATTEMPTS", 5, minimum=1),
+            concurrency=config.integer(
+                env, "CEAP_REACTIVE_CONCURRENCY", DEFAULT_CONCURRENCY, minimum=1
+            ),
         )
 
 
@@ -107,12 +120,16 @@ def build_detail(
 class EventPublisher:
     """PutEvents in batches of at most 10, retrying failed entries."""
 
-    def __init__(self, events: Any, bus: str, source: str, max_attempts: int) -> None:
+    def __init__(
+        self, events: Any, bus: str, source: str, max_attempts: int, concurrency: int = 1
+    ) -> None:
         self.events = events
         self.bus = bus
         self.source = source
         self.max_attempts = max_attempts
         self.retries = 0
+        self.limit = AdaptiveLimit(min(concurrency, MAX_CONCURRENCY))
+        self._lock = threading.Lock()
 
     def entry(self, detail: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -131,25 +148,32 @@ class EventPublisher:
         attempt = 0
         while pending:
             attempt += 1
-            with subsegment("events.put_events"):
+            with subsegment("events.put_events"), self.limit.slot():
                 response = self.events.put_events(Entries=[entries[i] for i in pending])
             failed: list[int] = []
             refused: list[str] = []
+            throttled = False
             for index, result in zip(pending, response["Entries"], strict=True):
                 code = result.get("ErrorCode")
                 if not code:
                     ids[index] = result.get("EventId", "")
                 elif code in RETRYABLE_ENTRY_CODES:
                     failed.append(index)
+                    throttled = throttled or code in THROTTLED_ENTRY_CODES
                 else:
                     refused.append(f"{code}: {result.get('ErrorMessage', '')}".strip())
+            if throttled:
+                self.limit.throttled()
+            elif not failed:
+                self.limit.succeeded()
             if refused:
                 raise StageInputError(
                     f"EventBridge bus {self.bus} refused {len(refused)} event(s): {refused[0]}"
                 )
             pending = failed
             if pending:
-                self.retries += 1
+                with self._lock:
+                    self.retries += 1
                 if attempt >= self.max_attempts:
                     raise StageTransientError(
                         f"EventBridge bus {self.bus}: {len(pending)} event(s) still failing after "
@@ -173,11 +197,12 @@ def publish_lines(
     batch: list[dict[str, Any]] = []
     n = below = unscored = published = 0
 
-    def flush() -> None:
+    def send(details: list[dict[str, Any]]) -> list[str]:
+        return publisher.publish([publisher.entry(d) for d in details])
+
+    def sent(details: list[dict[str, Any]], ids: list[str]) -> None:
         nonlocal published
-        entries = [publisher.entry(d) for d in batch]
-        ids = publisher.publish(entries)
-        for detail, eb_id in zip(batch, ids, strict=True):
+        for detail, eb_id in zip(details, ids, strict=True):
             out.write(
                 dumps(
                     {
@@ -191,29 +216,41 @@ def publish_lines(
                     option=newline,
                 )
             )
-        published += len(batch)
-        batch.clear()
+        published += len(details)
 
-    for line in source:
-        if not line:
-            continue
-        n += 1
-        try:
-            candidate = loads(line)
-            detail = build_detail(candidate, workflow, execution_id)
-        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            raise source.bad_line(n, line, exc) from None
-        if detail is None:
-            unscored += 1
-            continue
-        if detail["score"]["value"] < threshold:
-            below += 1
-            continue
-        batch.append(detail)
-        if len(batch) == MAX_ENTRIES:
+    batches: OrderedBatches[list[dict[str, Any]], list[str]] = OrderedBatches(
+        send, sent, publisher.limit.maximum
+    )
+
+    def flush() -> None:
+        nonlocal batch
+        batches.submit(batch)
+        batch = []
+
+    try:
+        for line in source:
+            if not line:
+                continue
+            n += 1
+            try:
+                candidate = loads(line)
+                detail = build_detail(candidate, workflow, execution_id)
+            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+                raise source.bad_line(n, line, exc) from None
+            if detail is None:
+                unscored += 1
+                continue
+            if detail["score"]["value"] < threshold:
+                below += 1
+                continue
+            batch.append(detail)
+            if len(batch) == MAX_ENTRIES:
+                flush()
+        if batch:
             flush()
-    if batch:
-        flush()
+        batches.drain()
+    finally:
+        batches.close()
     return StageOutcome(
         records_in=n,
         metrics={
@@ -221,6 +258,7 @@ def publish_lines(
             "belowThreshold": below,
             "unscored": unscored,
             "publishRetries": publisher.retries,
+            "concurrency": publisher.limit.maximum,
             "threshold": threshold,
             "eventBus": publisher.bus,
         },
@@ -236,7 +274,11 @@ class ReactiveStage(Stage[ReactiveSettings]):
     ) -> StageOutcome:
         s = self.settings
         publisher = EventPublisher(
-            self.clients.events, s.event_bus, event_source(job.settings.workflow), s.max_attempts
+            self.clients.events,
+            s.event_bus,
+            event_source(job.settings.workflow),
+            s.max_attempts,
+            s.concurrency,
         )
         return publish_lines(
             source,

@@ -29,6 +29,16 @@ up to 100 candidates is first read back (BatchGetItem, strongly consistent, keys
   item is read again and the decision repeats (at most 3 times, then
   ``StageTransientError``).
 
+Concurrency. Up to ``CEAP_STORE_CONCURRENCY`` batches (default 8) are in flight at
+once (``ceap_stages.concurrency``): each batch is read and written as above, on its own
+thread, and the output keeps the input order. Batches in flight never share a key: a
+key that comes again while an earlier batch holding it is in flight waits until every
+batch in flight has finished, so the second write of a key is always the conditional
+update of the first, exactly as in one sequential pass. Throttling (a throttling error
+that botocore's own retries did not absorb, or unprocessed keys/items) halves the
+number of calls in flight and backs off; successful calls raise it again (AIMD). The
+``CEAP_STORE_MAX_ATTEMPTS`` budget counts per batch, as before.
+
 The only unconditional write is the creation of an item that was absent a moment
 before; if two executions create the same key at that moment, the later creation
 wins with version 1 (both were first versions). Every update of an existing item is
@@ -42,8 +52,9 @@ input line. Counts: ``created``, ``updated``, ``unchanged``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,7 +62,7 @@ import orjson
 from botocore.exceptions import ClientError
 
 from ceap_stages import config
-from ceap_stages.aws import backoff_sleep, error_code
+from ceap_stages.aws import THROTTLING_ERROR_CODES, backoff_sleep, error_code
 from ceap_stages.candidate import (
     eligible_channels,
     keys,
@@ -61,6 +72,7 @@ from ceap_stages.candidate import (
     program_and_marketplace,
     sort_key,
 )
+from ceap_stages.concurrency import AdaptiveLimit, OrderedBatches
 from ceap_stages.contract import STORE, iso_utc
 from ceap_stages.errors import StageTransientError
 from ceap_stages.jsonl import LineSink, LineSource
@@ -71,6 +83,8 @@ TTL_ATTRIBUTE = "expiresAt"
 READ_BATCH = 100  # BatchGetItem limit
 WRITE_BATCH = 25  # BatchWriteItem limit
 CONFLICT_RETRIES = 3
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 64
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,7 @@ class StoreSettings:
     table: str
     ttl_days: int = 30
     max_attempts: int = 8
+    concurrency: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> StoreSettings:
@@ -85,6 +100,9 @@ class StoreSettings:
             table=config.required(env, "CEAP_CANDIDATE_TABLE", "the DynamoDB candidate table name"),
             ttl_days=config.integer(env, "CEAP_CANDIDATE_TTL_DAYS", 30, minimum=1),
             max_attempts=config.integer(env, "CEAP_STORE_MAX_ATTEMPTS", 8, minimum=1),
+            concurrency=config.integer(
+                env, "CEAP_STORE_CONCURRENCY", DEFAULT_CONCURRENCY, minimum=1
+            ),
         )
 
 
@@ -199,6 +217,13 @@ class StoreCounts:
     unchanged: int = 0
     write_retries: int = 0
     conflicts: int = 0
+    throttles: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, n: int = 1) -> None:
+        """Count ``n`` more of ``name`` (batches run on several threads)."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
 
 
 class CandidateWriter:
@@ -211,6 +236,33 @@ class CandidateWriter:
         self.now = now
         self.stored_at = iso_utc(now)
         self.counts = StoreCounts()
+        self.limit = AdaptiveLimit(min(settings.concurrency, MAX_CONCURRENCY))
+
+    def _call(self, name: str, call: Callable[..., Any], **kwargs: Any) -> Any:
+        """One DynamoDB call within the adaptive limit; throttling errors back off and retry."""
+        attempt = 0
+        while True:
+            try:
+                with subsegment(name), self.limit.slot():
+                    response = call(**kwargs)
+            except ClientError as exc:
+                if error_code(exc) not in THROTTLING_ERROR_CODES:
+                    raise
+                attempt += 1
+                self.counts.add("throttles")
+                self.limit.throttled()
+                self._budget(attempt, f"{name} throttled ({error_code(exc)})")
+                backoff_sleep(attempt)
+                continue
+            self.limit.succeeded()
+            return response
+
+    def _partial(self, attempt: int, what: str) -> None:
+        """A batch call left work unprocessed (DynamoDB's throttling of batch calls)."""
+        self.counts.add("throttles")
+        self.limit.throttled()
+        self._budget(attempt, what)
+        backoff_sleep(attempt)
 
     def _stamp_expiry(self, p: Pending) -> int:
         """The item's TTL; also written to the output candidate's ``metadata.expiresAt``."""
@@ -245,19 +297,19 @@ class CandidateWriter:
         found: dict[tuple[str, str], dict[str, Any]] = {}
         attempt = 0
         while request:
-            with subsegment("dynamodb.batch_get_item"):
-                response = self.ddb.batch_get_item(RequestItems=request)
+            response = self._call(
+                "dynamodb.batch_get_item", self.ddb.batch_get_item, RequestItems=request
+            )
             for item in response.get("Responses", {}).get(self.table, []):
                 found[(item["PK"]["S"], item["SK"]["S"])] = item
             request = response.get("UnprocessedKeys") or {}
             if request:
                 attempt += 1
-                self._budget(attempt, "BatchGetItem left keys unprocessed")
-                backoff_sleep(attempt)
+                self._partial(attempt, "BatchGetItem left keys unprocessed")
         return found
 
     def _budget(self, attempt: int, what: str) -> None:
-        self.counts.write_retries += 1
+        self.counts.add("write_retries")
         if attempt >= self.settings.max_attempts:
             raise StageTransientError(
                 f"DynamoDB {self.table}: {what} after {attempt} attempts (throttled); "
@@ -273,13 +325,13 @@ class CandidateWriter:
             }
             attempt = 0
             while request:
-                with subsegment("dynamodb.batch_write_item"):
-                    response = self.ddb.batch_write_item(RequestItems=request)
+                response = self._call(
+                    "dynamodb.batch_write_item", self.ddb.batch_write_item, RequestItems=request
+                )
                 request = response.get("UnprocessedItems") or {}
                 if request:
                     attempt += 1
-                    self._budget(attempt, "BatchWriteItem left items unprocessed")
-                    backoff_sleep(attempt)
+                    self._partial(attempt, "BatchWriteItem left items unprocessed")
 
     def put_conditionally(self, p: Pending, current: dict[str, Any] | None) -> None:
         """Create (absent) or replace (version read) one item, with a condition."""
@@ -287,7 +339,7 @@ class CandidateWriter:
         for _ in range(CONFLICT_RETRIES):
             if current is not None and current.get("contentHash", {}).get("S") == p.content_hash:
                 self._stamp_expiry(p)
-                self.counts.unchanged += 1
+                self.counts.add("unchanged")
                 return
             condition: dict[str, Any]
             if current is None:
@@ -305,23 +357,26 @@ class CandidateWriter:
                     "ExpressionAttributeValues": {":v": {"N": expected}},
                 }
             try:
-                with subsegment("dynamodb.put_item_conditional"):
-                    self.ddb.put_item(
-                        TableName=self.table, Item=self._item(p, version), **condition
-                    )
+                self._call(
+                    "dynamodb.put_item_conditional",
+                    self.ddb.put_item,
+                    TableName=self.table,
+                    Item=self._item(p, version),
+                    **condition,
+                )
             except ClientError as exc:
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise
-                self.counts.conflicts += 1
-                with subsegment("dynamodb.get_item"):
-                    current = self.ddb.get_item(
-                        TableName=self.table, Key=key, ConsistentRead=True
-                    ).get("Item")
+                self.counts.add("conflicts")
+                current = self._call(
+                    "dynamodb.get_item",
+                    self.ddb.get_item,
+                    TableName=self.table,
+                    Key=key,
+                    ConsistentRead=True,
+                ).get("Item")
                 continue
-            if current is None:
-                self.counts.created += 1
-            else:
-                self.counts.updated += 1
+            self.counts.add("created" if current is None else "updated")
             return
         raise StageTransientError(
             f"DynamoDB {self.table}: item {p.pk} / {p.sk} kept changing under concurrent "
@@ -335,10 +390,10 @@ class CandidateWriter:
             current = existing.get((p.pk, p.sk))
             if current is None:
                 fresh.append(self._item(p, 1))
-                self.counts.created += 1
+                self.counts.add("created")
             elif current.get("contentHash", {}).get("S") == p.content_hash:
                 self._stamp_expiry(p)
-                self.counts.unchanged += 1
+                self.counts.add("unchanged")
             else:
                 self.put_conditionally(p, current)
         if fresh:
@@ -346,37 +401,61 @@ class CandidateWriter:
 
 
 def store_lines(source: LineSource, out: LineSink, writer: CandidateWriter) -> StageOutcome:
-    """Stream candidate lines into the table (batches of 100), then to ``out``."""
+    """Stream candidate lines into the table (batches of 100, several in flight) and ``out``."""
     loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     batch: list[Pending] = []
     in_batch: set[tuple[str, str]] = set()
+    # Keys of the batches in flight, with how many of those batches hold each.
+    in_flight: dict[tuple[str, str], int] = {}
     n = 0
 
-    def flush() -> None:
-        writer.write(batch)
-        for p in batch:
+    def written(done: list[Pending], _: None) -> None:
+        for p in done:
             out.write(dumps(p.candidate, option=newline))
-        batch.clear()
+            key = (p.pk, p.sk)
+            left = in_flight[key] - 1
+            if left:
+                in_flight[key] = left
+            else:
+                del in_flight[key]
+
+    batches: OrderedBatches[list[Pending], None] = OrderedBatches(
+        writer.write, written, min(writer.settings.concurrency, MAX_CONCURRENCY)
+    )
+
+    def flush() -> None:
+        nonlocal batch
+        for p in batch:
+            key = (p.pk, p.sk)
+            in_flight[key] = in_flight.get(key, 0) + 1
+        batches.submit(batch)
+        batch = []
         in_batch.clear()
 
-    for line in source:
-        if not line:
-            continue
-        n += 1
-        try:
-            candidate = loads(line)
-            pk, sk = keys(candidate)
-        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            raise source.bad_line(n, line, exc) from None
-        if (pk, sk) in in_batch:  # one key twice in a batch: BatchWriteItem refuses that
+    try:
+        for line in source:
+            if not line:
+                continue
+            n += 1
+            try:
+                candidate = loads(line)
+                pk, sk = keys(candidate)
+            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+                raise source.bad_line(n, line, exc) from None
+            if (pk, sk) in in_batch:  # one key twice in a batch: BatchWriteItem refuses that
+                flush()
+            if (pk, sk) in in_flight:  # its earlier write must finish first (see module doc)
+                batches.drain()
+            content_hash = candidate_hash(candidate)
+            batch.append(Pending(candidate, pk, sk, content_hash))
+            in_batch.add((pk, sk))
+            if len(batch) >= READ_BATCH:
+                flush()
+        if batch:
             flush()
-        content_hash = candidate_hash(candidate)
-        batch.append(Pending(candidate, pk, sk, content_hash))
-        in_batch.add((pk, sk))
-        if len(batch) >= READ_BATCH:
-            flush()
-    if batch:
-        flush()
+        batches.drain()
+    finally:
+        batches.close()
     counts = writer.counts
     return StageOutcome(
         records_in=n,
@@ -386,6 +465,9 @@ def store_lines(source: LineSource, out: LineSink, writer: CandidateWriter) -> S
             "unchanged": counts.unchanged,
             "writeRetries": counts.write_retries,
             "writeConflicts": counts.conflicts,
+            "throttled": counts.throttles,
+            "concurrency": writer.limit.maximum,
+            "lowestConcurrency": writer.limit.lowest,
             "table": writer.table,
         },
     )
