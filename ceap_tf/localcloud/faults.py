@@ -20,6 +20,12 @@ Rule fields (JSON):
   (a slow dependency: with a short function timeout, a Lambda timeout).
 - ``fail`` (default true): false lets the request through to the service after the
   delay, instead of answering with the error.
+- ``latencyMs``: delay matching requests by this many milliseconds instead of failing
+  them (a simulated AWS round trip, e.g. ``{"service": "dynamodb", "latencyMs": 10}``).
+  A latency rule applies to every matching request unless ``count`` is given; the
+  delayed request then goes on to moto (and to any fault rule that also matches).
+  Requests are served in parallel, so concurrent clients overlap their delays as they
+  overlap round trips on AWS.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 _RPC_V2_PATH = re.compile(r"^/service/[^/]+/operation/([^/]+)$")
+MAX_LATENCY_MS = 60_000
 _QUERY_SERVICES_WITH_XML_ERRORS = {"sqs", "sns", "iam", "sts", "monitoring", "cloudformation"}
 
 
@@ -79,11 +86,12 @@ class FaultRule:
     status: int = 500
     code: str = "InternalServerError"
     message: str = "Injected fault (ceap-tf local cloud)"
-    count: int = 1
+    count: int | None = 1
     function: str | None = None
     invocations: int | None = None
     delay: float = 0.0
     fail: bool = True
+    latencyMs: int | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     fired: int = 0
     hit_invocations: list[str] = field(default_factory=list)
@@ -93,7 +101,7 @@ class FaultRule:
         if not isinstance(data, dict) or not isinstance(data.get("service"), str):
             raise FaultRuleError("a fault rule is a JSON object with at least a 'service' string")
         known = {"service", "operation", "method", "path", "status", "code", "message"}
-        known |= {"count", "function", "invocations", "delay", "fail"}
+        known |= {"count", "function", "invocations", "delay", "fail", "latencyMs"}
         unknown = set(data) - known
         if unknown:
             raise FaultRuleError(f"unknown fault rule fields: {', '.join(sorted(unknown))}")
@@ -104,13 +112,20 @@ class FaultRule:
             raise FaultRuleError("'delay' is a number of seconds from 0 to 900")
         if not isinstance(data.get("fail", True), bool):
             raise FaultRuleError("'fail' is true or false")
+        latency = data.get("latencyMs")
+        if latency is not None:
+            if isinstance(latency, bool) or not isinstance(latency, int) or latency < 0:
+                raise FaultRuleError("'latencyMs' is a whole number of milliseconds >= 0")
+            if latency > MAX_LATENCY_MS:
+                raise FaultRuleError(f"'latencyMs' is at most {MAX_LATENCY_MS}")
+            data = {"count": None, **data}
         rule = cls(**data)
         if rule.path is not None:
             re.compile(rule.path)
         return rule
 
     def exhausted(self) -> bool:
-        if self.invocations is not None:
+        if self.invocations is not None or self.count is None:
             return False
         return self.fired >= self.count
 
@@ -160,10 +175,25 @@ class FaultRegistry:
         with self._lock:
             return [asdict(rule) for rule in self._rules]
 
+    def latency(self, request: RequestInfo) -> float:
+        """Seconds to delay this request: the sum of the matching latency rules."""
+        seconds = 0.0
+        with self._lock:
+            for rule in self._rules:
+                if rule.latencyMs is None or rule.exhausted() or not _matches(rule, request):
+                    continue
+                if rule.function is not None and not self._in_flight.get(rule.function):
+                    continue
+                rule.fired += 1
+                seconds += rule.latencyMs / 1000
+        return seconds
+
     def take(self, request: RequestInfo) -> FaultRule | None:
         """The rule that fails this request (consuming one use of it), if any."""
         with self._lock:
             for rule in self._rules:
+                if rule.latencyMs is not None:
+                    continue
                 if rule.exhausted() or not _matches(rule, request):
                     continue
                 if rule.function is not None:

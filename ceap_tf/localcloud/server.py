@@ -57,6 +57,9 @@ class CeapMiddleware:
             return self._faults_endpoint(environ, start_response)
         if self._faults.active():
             request = describe_request(environ)
+            delay = self._faults.latency(request)
+            if delay:
+                time.sleep(delay)
             rule = self._faults.take(request)
             if rule is not None and rule.delay:
                 time.sleep(rule.delay)
