@@ -6,6 +6,10 @@ retry settings (``AWS_MAX_ATTEMPTS``, ``AWS_RETRY_MODE``) come from the standard
 environment, so the same code talks to AWS or to the embedded local cloud
 (``AWS_ENDPOINT_URL``).
 
+boto3 and botocore load at the first use, not when a stage is imported (cold start:
+``benchmarks.scale``); ``aws.ClientError`` is botocore's, resolved on first use, for
+``except aws.ClientError`` clauses.
+
 ``is_transient`` is used by exactly one place, the base handler
 (``ceap_stages.runtime``), which turns transient faults into
 ``StageTransientError`` for the state machine's retry.
@@ -17,9 +21,6 @@ import random
 import time
 from collections.abc import Mapping
 from typing import Any
-
-import boto3
-from botocore.config import Config
 
 from ceap_stages import config
 from ceap_stages.faults import (
@@ -43,6 +44,14 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    if name == "ClientError":
+        from botocore.exceptions import ClientError
+
+        return ClientError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def describe(exc: BaseException) -> str:
     """One line naming an AWS fault: code and message, or the botocore error text."""
     if aws_response(exc):
@@ -60,6 +69,9 @@ class Clients:
     """Lazily created boto3 clients sharing one session and one client config."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
+        import boto3
+        from botocore.config import Config
+
         self._session = boto3.session.Session()
         self._config = Config(
             connect_timeout=config.number(env, "CEAP_AWS_CONNECT_TIMEOUT_S", 5.0, minimum=0.01),

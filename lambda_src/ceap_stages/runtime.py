@@ -52,7 +52,8 @@ from ceap_stages.errors import (
 from ceap_stages.events import StageEvent
 from ceap_stages.jsonl import LineSource, PartWriter
 from ceap_stages.observability import (
-    MetricUnit,
+    COUNT,
+    MILLISECONDS,
     emit_count_by_dimension,
     logger,
     new_metrics,
@@ -198,7 +199,7 @@ class StageRuntime:
         logger.info("execution input kept", extra={"inputKey": key})
 
     def _failed(self, exc: BaseException, metrics: Any) -> None:
-        metrics.add_metric(name="StageErrors", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="StageErrors", unit=COUNT, value=1)
         logger.error(
             "stage failed", extra={"errorType": type(exc).__name__, "errorMessage": str(exc)}
         )
@@ -347,13 +348,11 @@ class StageRuntime:
         return lineage.source_inputs(s3, bucket, keys)
 
     def _emit(self, metrics: Any, values: dict[str, Any], outcome: StageOutcome) -> None:
-        count = MetricUnit.Count
+        count = COUNT
         metrics.add_metric(name="RecordsIn", unit=count, value=values["recordsIn"])
         metrics.add_metric(name="RecordsOut", unit=count, value=values["recordsOut"])
         metrics.add_metric(name="RecordsRejected", unit=count, value=values["rejected"])
-        metrics.add_metric(
-            name="Duration", unit=MetricUnit.Milliseconds, value=values["durationMs"]
-        )
+        metrics.add_metric(name="Duration", unit=MILLISECONDS, value=values["durationMs"])
         for name, value in outcome.metrics.items():
             if isinstance(value, int) and not isinstance(value, bool):
                 metrics.add_metric(name=name[:1].upper() + name[1:], unit=count, value=value)
@@ -367,7 +366,6 @@ def make_handler(stage_cls: type[Stage]) -> Callable[[Any, Any], dict[str, Any]]
     """The Lambda entry point for ``stage_cls`` (``handler(event, context)``)."""
     built: dict[str, Any] = {}
 
-    @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: Any, context: Any) -> dict[str, Any]:
         fingerprint = _env_fingerprint(os.environ)
         runtime = built.get("runtime")
@@ -377,5 +375,6 @@ def make_handler(stage_cls: type[Stage]) -> Callable[[Any, Any], dict[str, Any]]
             built.update(runtime=runtime, fingerprint=fingerprint)
         return runtime.handle(event, context)
 
-    handler.__doc__ = f"Lambda handler of the {stage_cls.stage_id} stage."
-    return handler  # type: ignore[no-any-return]
+    traced = tracer.capture_lambda_handler(handler)
+    traced.__doc__ = f"Lambda handler of the {stage_cls.stage_id} stage."
+    return traced

@@ -19,9 +19,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-from botocore.exceptions import ClientError
-
-from ceap_stages import contract
+from ceap_stages import aws, contract
 from ceap_stages.aws import error_code
 from ceap_stages.config import CommonSettings
 from ceap_stages.errors import StageInputError
@@ -33,7 +31,7 @@ MISSING_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound"})
 FORBIDDEN_CODES = frozenset({"AccessDenied", "403", "AllAccessDisabled", "InvalidObjectState"})
 
 
-def _input_error(exc: ClientError, uri: str, what: str) -> StageInputError | None:
+def _input_error(exc: aws.ClientError, uri: str, what: str) -> StageInputError | None:
     code = error_code(exc)
     if code in MISSING_CODES:
         return StageInputError(f"{what} {uri} does not exist ({code})")
@@ -78,7 +76,7 @@ def open_object(
     try:
         with subsegment("s3.get_object"):
             body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-    except ClientError as exc:
+    except aws.ClientError as exc:
         mapped = _input_error(exc, uri, what)
         if mapped is None:
             raise
@@ -96,7 +94,7 @@ def _list_keys(s3: Any, bucket: str, prefix: str, uri: str) -> Iterator[str]:
                 if not item["Key"].endswith("/"):
                     found = True
                     yield item["Key"]
-    except ClientError as exc:
+    except aws.ClientError as exc:
         mapped = _input_error(exc, uri, "source")
         if mapped is None:
             raise
@@ -143,7 +141,7 @@ def read_manifest_bytes(
     try:
         with subsegment("s3.read_manifest"):
             raw = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as exc:
+    except aws.ClientError as exc:
         if error_code(exc) in MISSING_CODES:
             raise StageInputError(
                 f"no manifest at {uri}: stage {stage} has not written output for "
@@ -201,7 +199,7 @@ def write_input(s3: Any, bucket: str, execution_id: str, initial_data: Any) -> s
             s3.put_object(
                 Bucket=bucket, Key=key, Body=body, ContentType="application/json", IfNoneMatch="*"
             )
-        except ClientError as exc:
+        except aws.ClientError as exc:
             if error_code(exc) not in ("PreconditionFailed", "412"):
                 raise
     return key

@@ -73,9 +73,8 @@ from typing import Any
 
 import msgspec
 import orjson
-from botocore.exceptions import ClientError
 
-from ceap_stages import config
+from ceap_stages import aws, config
 from ceap_stages.aws import Clients, error_code
 from ceap_stages.contract import SCORE
 from ceap_stages.errors import StageConfigError
@@ -562,7 +561,7 @@ class ScoreStage(Stage[ScoreSettings]):
         try:
             with subsegment("s3.read_model"):
                 raw = self.clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as exc:
+        except aws.ClientError as exc:
             if error_code(exc) in MISSING_CODES | FORBIDDEN_CODES:
                 raise StageConfigError(
                     f"CEAP_MODEL_KEY names {uri}, which cannot be read ({error_code(exc)})"

@@ -59,9 +59,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from botocore.exceptions import ClientError
 
-from ceap_stages import config
+from ceap_stages import aws, config
 from ceap_stages.aws import THROTTLING_ERROR_CODES, backoff_sleep, error_code
 from ceap_stages.candidate import (
     eligible_channels,
@@ -245,7 +244,7 @@ class CandidateWriter:
             try:
                 with subsegment(name), self.limit.slot():
                     response = call(**kwargs)
-            except ClientError as exc:
+            except aws.ClientError as exc:
                 if error_code(exc) not in THROTTLING_ERROR_CODES:
                     raise
                 attempt += 1
@@ -364,7 +363,7 @@ class CandidateWriter:
                     Item=self._item(p, version),
                     **condition,
                 )
-            except ClientError as exc:
+            except aws.ClientError as exc:
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise
                 self.counts.add("conflicts")
