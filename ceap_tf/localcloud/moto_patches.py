@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
 import importlib.metadata
 import json
 import logging
@@ -460,6 +461,96 @@ def _patch_sfn_sync_integrations() -> None:
 
     service_callback._eval_integration_pattern = eval_integration_pattern
     _patch_sfn_glue_output()
+    _patch_sfn_distributed_map_failures()
+
+
+def _patch_sfn_distributed_map_failures() -> None:
+    """A failed child workflow of a Distributed Map fails the Map in 5.2.5 never.
+
+    moto counts the failed item and returns ``null`` as its result, so the Map and the
+    execution succeed. As on AWS, failed (or timed-out) children beyond the tolerated
+    failure count/percentage fail the Map run and the Map state: with no tolerance (the
+    default 0/0) the first failed child's own error and cause; with a declared tolerance
+    ``States.ExceedToleratedFailureThreshold``
+    (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html#maprun-fail-threshold).
+    A parent redrive re-runs the Map (https://docs.aws.amazon.com/step-functions/latest/dg/redrive-map-run.html).
+    """
+    from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+        CustomErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+
+    iteration = "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration"
+    component_module = importlib.import_module(f"{iteration}.distributed_iteration_component")
+    worker_module = importlib.import_module(
+        f"{iteration}.itemprocessor.distributed_item_processor_worker"
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramError
+
+    worker = _require(worker_module, "DistributedItemProcessorWorker")
+    component = _require(component_module, "DistributedIterationComponent")
+    eval_job = _require(worker, "_eval_job")
+    map_run = _require(component, "_map_run")
+    lock = threading.Lock()
+
+    def eval_job_recording_failure(self: Any, env: Any, job: Any) -> None:
+        eval_job(self, env, job)
+        state = env.program_state()
+        if isinstance(state, ProgramError):
+            record = self._map_run_record
+            error = dict(state.error or {})
+            with lock:
+                if getattr(record, "ceap_first_failure", None) is None:
+                    record.ceap_first_failure = (error.get("error"), error.get("cause"))
+
+    def map_run_failing_on_failed_children(self: Any, env: Any, eval_input: Any) -> None:
+        map_run(self, env, eval_input)
+        record = eval_input.map_run_record
+        items = record.item_counter
+        failed = items.failed.get() + items.timed_out.get()
+        total = max(1, items.total.get())
+        count = record.tolerated_failure_count or 0
+        percentage = record.tolerated_failure_percentage or 0.0
+        if failed == 0 or (failed <= count or (percentage and failed * 100 / total <= percentage)):
+            return
+        if count == 0 and not percentage:
+            error, cause = getattr(record, "ceap_first_failure", None) or (None, None)
+            error_name: Any = CustomErrorName(error or "States.TaskFailed")
+            cause = cause or f"{failed} of {total} child workflow executions failed"
+        else:
+            error_name = StatesErrorName(
+                typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold
+            )
+            error = error_name.error_name
+            cause = (
+                f"{failed} of {total} child workflow executions failed, "
+                "beyond the tolerated failure threshold"
+            )
+        env.stack.pop()  # the outputs map_run pushed
+        raise FailureEventException(
+            FailureEvent(
+                env=env,
+                error_name=error_name,
+                event_type=HistoryEventType.MapRunFailed,
+                event_details=EventDetails(
+                    mapRunFailedEventDetails=MapRunFailedEventDetails(error=error, cause=cause)
+                ),
+            )
+        )
+
+    worker._eval_job = eval_job_recording_failure
+    component._map_run = map_run_failing_on_failed_children
 
 
 def _epoch_millis(value: Any) -> Any:
