@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import click
 
 from ceap_tf.app import App
-from ceap_tf.cost import estimate_variables
+from ceap_tf.cost import ShapeUnreadable, estimate_variables
 from ceap_tf.errors import CeapError, UsageProblem
 from ceap_tf.packaging import BuildResult, package
 from ceap_tf.progress import TerraformProgress
@@ -69,7 +69,12 @@ class Deployment:
     @classmethod
     def open(cls, app: App, env: str, build_result: VariableSource | None) -> Deployment:
         variables = build_result.terraform_variables() if build_result else {}
-        variables = {**estimate_variables(app.project, env), **variables}
+        try:
+            estimate = estimate_variables(app.project, env)
+        except ShapeUnreadable as exc:  # the budget then needs budget_monthly_limit_usd
+            app.debug(f"no cost estimate for the budget: {exc}")
+            estimate = {}
+        variables = {**estimate, **variables}
         workspace = Workspace(app.project, app.target, env)
         workspace.prepare(variables)
         tf = workspace.terraform()

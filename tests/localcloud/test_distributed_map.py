@@ -93,12 +93,30 @@ def _machine(client: Callable[..., Any], make_function: Callable[..., str], item
     s3.put_object(Bucket=bucket, Key="parts.json", Body=json.dumps(items).encode())
     fn = make_function({"app.py": WORKER}, timeout=30)
     fn_arn = client("lambda").get_function(FunctionName=fn)["Configuration"]["FunctionArn"]
-    role = client("iam").create_role(RoleName=unique("sfn"), AssumeRolePolicyDocument=TRUST_STATES)[
-        "Role"
-    ]["Arn"]
+    iam, role_name, name = client("iam"), unique("sfn"), unique("dmap")
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=TRUST_STATES)["Role"]["Arn"]
+    # What a Distributed Map needs (IAM is enforced): invoke the worker, read the items,
+    # run and watch its child executions.
+    # https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html
+    machine = f"arn:aws:states:us-east-1:123456789012:stateMachine:{name}"
+    execution = f"arn:aws:states:us-east-1:123456789012:execution:{name}"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": fn_arn},
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"},
+            {"Effect": "Allow", "Action": "states:StartExecution", "Resource": machine},
+            {
+                "Effect": "Allow",
+                "Action": ["states:DescribeExecution", "states:StopExecution"],
+                "Resource": f"{execution}/*",
+            },
+        ],
+    }
+    iam.put_role_policy(RoleName=role_name, PolicyName="dmap", PolicyDocument=json.dumps(policy))
     sfn = client("stepfunctions")
     arn = sfn.create_state_machine(
-        name=unique("dmap"),
+        name=name,
         roleArn=role,
         type="STANDARD",
         definition=_definition(fn_arn, bucket, "parts.json", 4),
