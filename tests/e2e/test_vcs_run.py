@@ -83,16 +83,33 @@ def local_backend(root: Path, state: Path) -> None:
     )
 
 
+def init(root: Path, env: dict[str, str], log: Path) -> None:
+    """``terraform init`` in ``root``, to completion. The two roots init one after the
+    other: they share the CLI configuration's plugin cache, which Terraform does not
+    guarantee safe for concurrent inits (two at once failed with "provider binary not
+    found" in the cache; https://developer.hashicorp.com/terraform/cli/config/config-file#provider-plugin-cache)."""
+    with log.open("wb") as handle:
+        done = subprocess.run(
+            [find_binary(), "init", "-input=false", "-no-color"],
+            cwd=root,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if done.returncode != 0:
+        pytest.fail(f"plain terraform init failed in {root}:\n{log.read_text()[-6000:]}")
+
+
 def start_apply(root: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """``terraform init && terraform apply`` in ``root`` as a plain subprocess."""
-    terraform = find_binary()
-    script = (
-        f"'{terraform}' init -input=false -no-color && "
-        f"'{terraform}' apply -input=false -auto-approve -no-color"
-    )
-    handle = log.open("wb")
+    """``terraform apply`` in an initialized ``root`` as a plain subprocess."""
+    handle = log.open("ab")
     return subprocess.Popen(
-        ["bash", "-c", script], cwd=root, env=env, stdout=handle, stderr=subprocess.STDOUT
+        [find_binary(), "apply", "-input=false", "-auto-approve", "-no-color"],
+        cwd=root,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -173,6 +190,8 @@ def deployments(
     envs = {kind: plain_terraform_env(clouds[kind], ceap_dir) for kind in clouds}
     roots = {"vcs": vcs_root, "tfc": tfc_root}
     logs = {kind: work / f"{kind}.log" for kind in roots}
+    for kind, root in roots.items():
+        init(root, envs[kind], logs[kind])
     running = {kind: start_apply(roots[kind], envs[kind], logs[kind]) for kind in roots}
     outputs = {kind: finish(running[kind], logs[kind], roots[kind], envs[kind]) for kind in roots}
     return {"published": published, "tfvars": tfvars, "outputs": outputs}
