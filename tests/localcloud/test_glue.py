@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,21 @@ def _create_job(glue: Any, bucket: str, **extra: Any) -> str:
         **extra,
     )
     return name
+
+
+@pytest.fixture
+def fault(endpoint: str) -> Iterator[Callable[[dict[str, Any]], int]]:
+    """``fault(rule)`` adds a fault rule to the local cloud (``/_ceap/faults``) and returns
+    the HTTP status; every rule is cleared after the test."""
+
+    def post(rule: dict[str, Any] | None, method: str = "POST") -> int:
+        data = None if rule is None else json.dumps(rule).encode()
+        request = urllib.request.Request(f"{endpoint}/_ceap/faults", data=data, method=method)
+        with urllib.request.urlopen(request) as response:
+            return int(response.status)
+
+    yield post
+    post(None, "DELETE")
 
 
 def _wait_run(glue: Any, name: str, run_id: str) -> dict[str, Any]:
@@ -227,3 +243,58 @@ def test_run_fails_clearly_without_pyspark(tmp_path: Path, monkeypatch: pytest.M
     assert state == "FAILED"
     assert error is not None
     assert "PySpark (pip install 'ceap-tf[glue]')" in error
+
+
+def test_a_fault_rule_fails_the_state_machines_start_job_run(
+    client: Callable[..., Any],
+    glue_bucket: str,
+    service_role: Callable[[str], str],
+    fault: Callable[[dict[str, Any]], int],
+) -> None:
+    """The ``glue:startJobRun.sync`` integration calls Glue through the server, so a fault
+    rule on StartJobRun reaches it, as ``Glue.<code>`` with the message as the cause
+    (https://docs.aws.amazon.com/step-functions/latest/dg/connect-glue.html); a Retry on
+    that error starts the run again, and only the retried call starts a run."""
+    glue, sfn = client("glue"), client("stepfunctions")
+    name = _create_job(glue, glue_bucket)
+    retry = {"ErrorEquals": ["Glue.ConcurrentRunsExceededException"], "IntervalSeconds": 1}
+    task = {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync"}
+    task |= {"Parameters": {"JobName": name}, "End": True}
+
+    def execute(definition: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        arn = sfn.create_state_machine(
+            name=unique("glue-faults"),
+            definition=json.dumps(definition),
+            roleArn=service_role("states"),
+        )["stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+
+        def finished() -> dict[str, Any] | None:
+            described = sfn.describe_execution(executionArn=execution)
+            return described if described["status"] != "RUNNING" else None
+
+        described = wait_for(finished, timeout=120)
+        return described, sfn.get_execution_history(executionArn=execution)["events"]
+
+    rule = {"service": "glue", "operation": "StartJobRun", "status": 400}
+    rule |= {"code": "ConcurrentRunsExceededException", "message": "Concurrent runs exceeded"}
+
+    assert fault(rule) == 201
+    failed, events = execute({"StartAt": "Job", "States": {"Job": task}})
+    assert failed["status"] == "FAILED"
+    assert failed["error"] == "Glue.ConcurrentRunsExceededException"
+    assert failed["cause"] == "Concurrent runs exceeded"
+    (task_failed,) = [e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed"]
+    assert task_failed["error"] == "Glue.ConcurrentRunsExceededException"
+    assert glue.get_job_runs(JobName=name)["JobRuns"] == []  # no run was started
+
+    assert fault(rule) == 201
+    retried, events = execute({"StartAt": "Job", "States": {"Job": task | {"Retry": [retry]}}})
+    assert retried["status"] == "SUCCEEDED", retried.get("cause")
+    types = [event["type"] for event in events]
+    assert types.count("TaskFailed") == 1
+    assert types.count("TaskScheduled") == 2
+    assert types.count("TaskSucceeded") == 1
+    runs = glue.get_job_runs(JobName=name)["JobRuns"]
+    assert [run["JobRunState"] for run in runs] == ["SUCCEEDED"]
+    assert json.loads(retried["output"])["Id"] == runs[0]["Id"]
