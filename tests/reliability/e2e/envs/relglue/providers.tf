@@ -1,0 +1,9 @@
+provider "aws" {
+  default_tags {
+    tags = {
+      Project   = "ceap"
+      Workflow  = "relglue"
+      ManagedBy = "terraform"
+    }
+  }
+}
