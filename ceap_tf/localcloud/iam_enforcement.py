@@ -209,6 +209,29 @@ def needs(request: ServiceRequest, caller: policies.Caller) -> list[Need]:
     return [Need(action, resource, context) for resource in resources(request)]
 
 
+def missing_object_need(request: ServiceRequest, caller: policies.Caller) -> Need | None:
+    """What S3 asks of a caller before it tells it that an object does not exist.
+
+    GetObject and HeadObject of a missing key answer 404 ``NoSuchKey`` only to a caller
+    allowed ``s3:ListBucket`` on the bucket; to any other caller S3 answers 403
+    ``AccessDenied``, so that reading is no way to learn which keys exist
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html,
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html). AWS does not
+    document the ``s3:prefix`` of this check; here it is the key (the listing that would
+    show the key's absence), so a grant of ``s3:ListBucket`` on a prefix with an
+    ``s3:prefix`` condition answers 404 for the keys under that prefix.
+
+    None for any other request (the caller of this function knows whether the key exists).
+    """
+    if request.service != "s3" or request.operation != "GetObject":
+        return None
+    if not (request.bucket and request.key) or "versionId" in request.params:
+        return None
+    context = {**request_context(request, caller), "s3:prefix": request.key}
+    bucket = f"arn:{partition_of(request.region)}:s3:::{request.bucket}"
+    return Need("s3:ListBucket", bucket, context)
+
+
 def kms_need(
     action: str, key_arn: str, via: str, region: str, encryption_context: Mapping[str, str]
 ) -> Need:

@@ -1415,6 +1415,9 @@ def _patch_iam() -> None:
             return  # always allowed, as on AWS
         required = iam_enforcement.needs(service_request, caller)
         required += _kms_needs(service_request)
+        missing = iam_enforcement.missing_object_need(service_request, caller)
+        if missing is not None and _s3_object_missing(service_request):
+            required.append(missing)
         for need in required:
             resource_policy, key_policy = _resource_policy(service_request, need.resource)
             decision = iam_enforcement.decide(need, caller, identity, resource_policy, key_policy)
@@ -1468,6 +1471,17 @@ def _xml_keys(text: str) -> list[str]:
     from xml.sax.saxutils import unescape
 
     return [unescape(k) for k in re.findall(r"<Key>(.*?)</Key>", text, flags=re.S)]
+
+
+def _s3_object_missing(request: ServiceRequest) -> bool:
+    """The bucket exists and the key has no current object (none, or a delete marker)."""
+    from moto.s3.models import FakeDeleteMarker, s3_backends
+
+    bucket = s3_backends[request.account]["aws"].buckets.get(request.bucket or "")
+    if bucket is None:
+        return False  # NoSuchBucket is the answer, whoever asks
+    stored = bucket.keys.get(request.key or "")
+    return stored is None or isinstance(stored, FakeDeleteMarker)
 
 
 def _kms_key_arn(account: str, region: str, key_id: str | None) -> str | None:

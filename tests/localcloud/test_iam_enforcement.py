@@ -317,3 +317,64 @@ def test_delete_objects_is_authorized_per_key(
         lambda: s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "other/b"}]})
     )["Error"]["Message"]
     assert f"s3:DeleteObject on resource: arn:aws:s3:::{bucket}/other/b" in message
+
+
+def test_a_missing_object_is_403_without_list_bucket_and_404_with_it(
+    client: Callable[..., Any], role: Callable[..., Any]
+) -> None:
+    """GetObject/HeadObject of a missing key: 404 only to a caller allowed s3:ListBucket,
+    403 AccessDenied naming s3:ListBucket to any other (API_GetObject, API_HeadObject)."""
+    bucket = unique("missing")
+    client("s3").create_bucket(Bucket=bucket)
+    client("s3").put_object(Bucket=bucket, Key="executions/there", Body=b"x")
+    read_all = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+    list_executions = {
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": f"arn:aws:s3:::{bucket}",
+        "Condition": {"StringLike": {"s3:prefix": ["executions/*"]}},
+    }
+    read_only = role(read_all)
+    s3 = read_only("s3")
+    assert s3.get_object(Bucket=bucket, Key="executions/there")["Body"].read() == b"x"
+    assert s3.head_object(Bucket=bucket, Key="executions/there")["ContentLength"] == 1
+    response = denied(lambda: s3.get_object(Bucket=bucket, Key="executions/gone"))
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert response["Error"]["Code"] == "AccessDenied"
+    assert response["Error"]["Message"] == (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{read_only.role_name}/test is not "
+        f"authorized to perform: s3:ListBucket on resource: arn:aws:s3:::{bucket} because no "
+        "identity-based policy allows the s3:ListBucket action"
+    )
+    head = denied(lambda: s3.head_object(Bucket=bucket, Key="executions/gone"))
+    assert head["ResponseMetadata"]["HTTPStatusCode"] == 403  # HEAD: status only, no body
+
+    # s3:ListBucket on the prefix (an s3:prefix condition): 404 under it, 403 elsewhere.
+    s3 = role(read_all, list_executions)("s3")
+    response = denied(lambda: s3.get_object(Bucket=bucket, Key="executions/gone"))
+    assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "NoSuchKey",
+        404,
+    )
+    head = denied(lambda: s3.head_object(Bucket=bucket, Key="executions/gone"))
+    assert head["ResponseMetadata"]["HTTPStatusCode"] == 404
+    outside = denied(lambda: s3.get_object(Bucket=bucket, Key="inputs/gone"))
+    assert outside["Error"]["Code"] == "AccessDenied"
+    assert "s3:ListBucket" in outside["Error"]["Message"]
+
+    # A deleted object (versioned bucket: a delete marker) is missing too.
+    client("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    client("s3").put_object(Bucket=bucket, Key="inputs/deleted", Body=b"x")
+    client("s3").delete_object(Bucket=bucket, Key="inputs/deleted")
+    assert denied(lambda: s3.get_object(Bucket=bucket, Key="inputs/deleted"))["Error"]["Code"] == (
+        "AccessDenied"
+    )
+    # Without s3:GetObject the denial names s3:GetObject, whether or not the key exists.
+    s3 = role(list_executions)("s3")
+    message = denied(lambda: s3.get_object(Bucket=bucket, Key="executions/gone"))["Error"][
+        "Message"
+    ]
+    assert "perform: s3:GetObject on resource" in message
+    # The administrator is never evaluated: 404.
+    admin = denied(lambda: client("s3").get_object(Bucket=bucket, Key="inputs/gone"))
+    assert admin["Error"]["Code"] == "NoSuchKey"
