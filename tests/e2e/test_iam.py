@@ -4,9 +4,11 @@ One deployment of two workflows (realtime, EXPRESS; batch, STANDARD, with envs/s
 
 - each role of one workflow, assumed through STS with boto3, is denied on the other's
   bucket, table, bus, queue, functions, state machine, Glue job and key;
-- the mutation test removes each allowed action of each role from its live policy,
-  one at a time, runs the smallest step that needs it and finds the local cloud's
-  denial naming that role and action (see ``MUTATIONS``).
+- the mutation tests remove each allowed action of each role from its live policy,
+  one at a time, run the smallest step that needs it and find the local cloud's
+  denial naming that role and action: the realtime roles (stages, state machine,
+  pipe), the batch Glue job role and the batch state machine's Glue actions (see
+  ``JUSTIFIED`` for the actions kept without such a step).
 """
 
 from __future__ import annotations
@@ -214,8 +216,6 @@ JUSTIFIED = {
     ("stage", "WriteOwnLogs"): "Lambda writes the function's logs with it; without it AWS "
     "drops them silently (no error a step could see); the local cloud writes them itself",
     ("stage", "WriteTraces"): "X-Ray is not emulated locally",
-    ("stage", "ListExecutionData"): "makes a missing manifest read as 404 (a clear input "
-    "error) instead of 403 on AWS; the local cloud answers 404 either way",
     ("stage", "WriteOwnStageData:s3:AbortMultipartUpload"): "used only when a multipart "
     "upload fails, to clean up its parts",
     ("stage Store", "WriteCandidates:dynamodb:PutItem"): "the optimistic-locking update "
@@ -373,7 +373,22 @@ def test_every_allowed_action_of_the_express_roles_is_needed(
         ("pipe", "DecryptQueueMessages"): message,
     }
 
+    def missing_manifest(stage: str) -> Callable[[], Any]:
+        """The stage asked to read a predecessor output that does not exist: S3 answers
+        404 (a clear input error) only with s3:ListBucket, else 403."""
+        event = {
+            "executionId": f"iam-missing-{time.monotonic_ns()}",
+            "currentStage": stage,
+            "previousStage": "ETL",
+            "workflowBucket": bucket,
+            "request": {},
+        }
+        function = workflow["function_names"][stage]
+        return lambda: client("lambda").invoke(FunctionName=function, Payload=json.dumps(event))
+
     def step_for(label: str, sid: str, action: str) -> Callable[[], Any]:
+        if label.startswith("stage ") and sid == "ListExecutionData":
+            return missing_manifest(label.split(" ", 1)[1])
         return steps.get((label, f"{sid}:{action}")) or steps.get((label, sid)) or fresh_execution
 
     def settle(step: Callable[[], Any]) -> None:
