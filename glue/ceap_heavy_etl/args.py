@@ -32,6 +32,10 @@ OPTIONAL_ARGS: dict[str, str] = {
     # Lineage (modules/workflow sets both): the code that ran, recorded in the manifest.
     "ceap_script_sha256": "",  # hex SHA-256 of the job script
     "ceap_code_sha256": "",  # base64 SHA-256 of the stage code zip (--extra-py-files)
+    # Fan-out (STANDARD workflows): about this many records per output part (hash
+    # partitions by customer, so parts vary around it), so each Distributed Map child
+    # gets a bounded share; 0 = size parts by bytes only.
+    "records_per_part": "0",
 }
 
 
@@ -48,6 +52,7 @@ class JobArgs:
     io_mode: str = "auto"
     target_partition_mb: int = 128
     lookback_days: int = 365
+    records_per_part: int = 0
     job_name: str = "ceap-heavy-etl-local"
     job_run_id: str = ""
     script_sha256: str = ""
@@ -68,6 +73,8 @@ class JobArgs:
             raise StageConfigError(f"--io_mode {self.io_mode!r}: expected one of {IO_MODES}")
         if self.target_partition_mb < 1 or self.lookback_days < 1:
             raise StageConfigError("--target_partition_mb and --lookback_days must be >= 1")
+        if self.records_per_part < 0:
+            raise StageConfigError("--records_per_part must be >= 0 (0: parts sized by bytes)")
         root = self.workflow_root or f"s3://{self.workflow_bucket}/"
         history = self.history_uri or f"s3://{self.workflow_bucket}/history/"
         object.__setattr__(self, "workflow_root", _dir_uri(root))
@@ -105,9 +112,13 @@ def parse_args(argv: list[str]) -> JobArgs:
             parser.add_argument(f"--{name}", default=default)
         raw = vars(parser.parse_known_args(argv[1:])[0])
     try:
-        tuning = {k: int(raw[k]) for k in ("target_partition_mb", "lookback_days")}
+        tuning = {
+            k: int(raw[k]) for k in ("target_partition_mb", "lookback_days", "records_per_part")
+        }
     except ValueError as exc:
-        raise StageConfigError(f"--target_partition_mb/--lookback_days: {exc}") from exc
+        raise StageConfigError(
+            f"--target_partition_mb/--lookback_days/--records_per_part: {exc}"
+        ) from exc
     return JobArgs(
         execution_id=raw["execution_id"],
         workflow_bucket=raw["workflow_bucket"],

@@ -45,6 +45,9 @@ from ceap_heavy_etl.storage import (
 from ceap_stages import contract, lineage
 from ceap_stages.errors import StageConfigError, StageError, StageInputError, StageTransientError
 
+#: Distributed Map items are part indexes 0..99999 (contract.part_prefix).
+MAX_FANOUT_PARTS = 10_000
+
 
 class Log:
     """Structured JSON log lines (stderr) carrying executionId and stage."""
@@ -193,6 +196,9 @@ class _Run:
         cand_files = self._candidate_files(previous)
         cand_bytes = _sized(cand_files)
         out_parts = max(1, math.ceil(cand_bytes / args.target_bytes))
+        if args.records_per_part:
+            by_records = math.ceil(previous.recordCount / args.records_per_part)
+            out_parts = max(out_parts, min(by_records, MAX_FANOUT_PARTS))
         candidates, ok, low, high = self._candidates(cand_files, previous.recordCount)
         history = None
         keys = [
@@ -393,6 +399,14 @@ class _Run:
                 },
             ),
         ).validate()
+        # The parts a Distributed Map fans out over (ceap_stages.fanout), before the
+        # manifest, which is written last.
+        items = [
+            contract.fanout_item(args.current_stage, i, p.key, p.count, f"sha256:{p.sha256}")
+            for i, p in enumerate(parts)
+        ]
+        items_key = contract.fanout_items_key(args.execution_id, args.current_stage)
+        self.storage.write_bytes(self.root + items_key, json.dumps(items).encode())
         key = contract.manifest_key(args.execution_id, args.current_stage)
         self.storage.write_bytes(self.root + key, manifest.to_json().encode())
         self.log(

@@ -10,6 +10,17 @@ Layout, relative to the workflow bucket::
     executions/{executionId}/{stage}/part-00000.jsonl       data (JSON Lines)
     executions/{executionId}/{stage}/rejected/part-00000.jsonl
     executions/{executionId}/input.json                      the execution input, kept once
+
+Fan-out (STANDARD, Distributed Map; see ``ceap_stages.fanout``)::
+
+    executions/{executionId}/HeavyETL/fanout.json            the parts to fan out over (JSON array)
+    executions/{executionId}/{stage}/parts/00003/output.json part manifest of one child
+    executions/{executionId}/{stage}/parts/00003/part-00000.jsonl
+    executions/{executionId}/{stage}/parts/00003/rejected/part-00000.jsonl
+
+A child's part manifest is a ``Manifest`` of the stage, only smaller; the collect step
+then writes the stage's ``output.json`` listing every part's objects, so readers of the
+stage contract see no difference.
 """
 
 from __future__ import annotations
@@ -109,6 +120,37 @@ def data_key(execution_id: str, stage: str, part: int) -> str:
 
 def rejected_key(execution_id: str, stage: str, part: int) -> str:
     return f"{stage_prefix(execution_id, stage)}rejected/part-{part:05d}{DATA_SUFFIX}"
+
+
+FANOUT_ITEMS_NAME = "fanout.json"
+
+
+def fanout_items_key(execution_id: str, stage: str) -> str:
+    """The JSON array of ``fanout_item`` objects a stage writes for the Distributed Map."""
+    return f"{stage_prefix(execution_id, stage)}{FANOUT_ITEMS_NAME}"
+
+
+def part_prefix(execution_id: str, stage: str, index: int) -> str:
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 100_000:
+        raise ContractError(f"part index must be an integer from 0 to 99999, got {index!r}")
+    return f"{stage_prefix(execution_id, stage)}parts/{index:05d}/"
+
+
+def part_manifest_key(execution_id: str, stage: str, index: int) -> str:
+    return f"{part_prefix(execution_id, stage, index)}{MANIFEST_NAME}"
+
+
+def part_data_key(execution_id: str, stage: str, index: int, part: int) -> str:
+    return f"{part_prefix(execution_id, stage, index)}part-{part:05d}{DATA_SUFFIX}"
+
+
+def part_rejected_key(execution_id: str, stage: str, index: int, part: int) -> str:
+    return f"{part_prefix(execution_id, stage, index)}rejected/part-{part:05d}{DATA_SUFFIX}"
+
+
+def fanout_item(stage: str, index: int, key: str, records: int, checksum: str) -> dict[str, Any]:
+    """One item of ``fanout.json``: a data object of ``stage`` and its record count."""
+    return {"stage": stage, "index": index, "key": key, "records": records, "checksum": checksum}
 
 
 def is_under_stage(key: str, execution_id: str, stage: str) -> bool:

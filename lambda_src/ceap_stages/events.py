@@ -185,6 +185,36 @@ InputKeeper = Callable[[str, str, Any], None]
 
 
 @dataclass(frozen=True)
+class FanoutPart:
+    """``event.part``: one item of ``fanout.json`` (``contract.fanout_item``)."""
+
+    stage: str
+    index: int
+    key: str
+    records: int
+    checksum: str
+
+    @classmethod
+    def parse(cls, raw: Any, execution_id: str) -> FanoutPart:
+        if not isinstance(raw, dict):
+            raise StageInputError(f"event.part must be a fan-out item object, got {raw!r}")
+        stage, index, key = raw.get("stage"), raw.get("index"), raw.get("key")
+        records, checksum = raw.get("records"), raw.get("checksum", "")
+        try:
+            contract.check_stage(stage)  # type: ignore[arg-type]
+            contract.part_prefix(execution_id, stage, index)  # type: ignore[arg-type]
+        except contract.ContractError as exc:
+            raise StageInputError(f"event.part: {exc}") from None
+        if not isinstance(key, str) or not contract.is_under_stage(key, execution_id, stage):  # type: ignore[arg-type]
+            raise StageInputError(f"event.part.key must be an object of stage {stage}: {key!r}")
+        if not isinstance(records, int) or isinstance(records, bool) or records < 0:
+            raise StageInputError(f"event.part.records must be a count, got {records!r}")
+        if not isinstance(checksum, str):
+            raise StageInputError(f"event.part.checksum must be a string, got {checksum!r}")
+        return cls(stage, index, key, records, checksum)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
 class StageEvent:
     """The Lambda event of a stage (see ARCHITECTURE.md "Lambda event")."""
 
@@ -193,6 +223,8 @@ class StageEvent:
     previous_stage: str | None
     workflow_bucket: str
     request: ExecutionRequest
+    #: In a fan-out child: the part of the fanned-out stage's output it works on.
+    part: FanoutPart | None = None
 
     @property
     def is_first(self) -> bool:
@@ -233,4 +265,7 @@ class StageEvent:
             request = ExecutionRequest.parse(initial)
         else:
             request = ExecutionRequest.parse_header(event.get("request"))
-        return cls(execution_id, current, previous, bucket, request)  # type: ignore[arg-type]
+        part = FanoutPart.parse(event["part"], execution_id) if "part" in event else None
+        if part is not None and previous is None:
+            raise StageInputError("event.part: the first stage cannot run on a part")
+        return cls(execution_id, current, previous, bucket, request, part)  # type: ignore[arg-type]

@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
-from ceap_stages import contract, lineage, quality, s3io
+from ceap_stages import contract, fanout, lineage, quality, s3io
 from ceap_stages.aws import Clients, describe, is_access_denied, is_transient
 from ceap_stages.config import CommonSettings
 from ceap_stages.errors import (
@@ -168,6 +168,8 @@ class StageRuntime:
         try:
             event = StageEvent.parse(raw_event, stage_id, keep_input=self._keep_input)
             tracer.put_annotation(key="executionId", value=event.execution_id)
+            if isinstance(raw_event.get("collect"), dict):
+                return self._collect(event, raw_event["collect"], metrics)
             job = StageJob(event, settings, self.clients, contract.utc_now_iso(), started_epoch)
             return self._run(job, metrics)
         except StageError as exc:
@@ -208,6 +210,13 @@ class StageRuntime:
         """The input lines, and the record count the predecessor's manifest promises."""
         event = job.event
         s3 = self.clients.s3
+        if event.part is not None and event.previous_stage is not None:
+            logger.info(
+                "reading one part", extra={"part": event.part.index, "from": event.part.stage}
+            )
+            return fanout.part_lines(
+                s3, event.workflow_bucket, event.execution_id, event.previous_stage, event.part
+            )
         if event.previous_stage is not None:
             manifest, raw = s3io.read_manifest_bytes(
                 s3, event.workflow_bucket, event.execution_id, event.previous_stage
@@ -243,16 +252,15 @@ class StageRuntime:
         eid, stage_id, bucket = event.execution_id, settings.stage, event.workflow_bucket
         s3 = self.clients.s3
         source, promised = self._input(job)
-        out = s3io.part_writer(
-            s3, bucket, lambda i: contract.data_key(eid, stage_id, i), settings, always_one=True
-        )
-        rejected = s3io.part_writer(
-            s3,
-            bucket,
-            lambda i: contract.rejected_key(eid, stage_id, i),
-            settings,
-            always_one=False,
-        )
+        part = event.part
+        if part is None:
+            data_key = lambda i: contract.data_key(eid, stage_id, i)  # noqa: E731
+            rejected_key = lambda i: contract.rejected_key(eid, stage_id, i)  # noqa: E731
+        else:
+            data_key = lambda i: contract.part_data_key(eid, stage_id, part.index, i)  # noqa: E731
+            rejected_key = lambda i: contract.part_rejected_key(eid, stage_id, part.index, i)  # noqa: E731
+        out = s3io.part_writer(s3, bucket, data_key, settings, always_one=True)
+        rejected = s3io.part_writer(s3, bucket, rejected_key, settings, always_one=False)
         try:
             outcome = self.stage.process(job, source, out, rejected)
             if promised is not None and outcome.records_in != promised:
@@ -293,7 +301,12 @@ class StageRuntime:
             quality=report.to_manifest() if report is not None else None,
             lineage=lineage.lineage(self._inputs, self.code_version),
         )
-        key = s3io.write_manifest(s3, bucket, manifest)
+        key = s3io.write_manifest(
+            s3,
+            bucket,
+            manifest,
+            None if part is None else contract.part_manifest_key(eid, stage_id, part.index),
+        )
         self._emit(metrics, manifest_metrics, outcome)
         if report is not None:
             self._emit_quality(report)
@@ -346,6 +359,37 @@ class StageRuntime:
         s3 = self.clients.s3
         keys = list(s3io.list_source_keys(s3, bucket, key, uri)) if key.endswith("/") else [key]
         return lineage.source_inputs(s3, bucket, keys)
+
+    def _collect(self, event: StageEvent, spec: dict[str, Any], metrics: Any) -> dict[str, Any]:
+        """The fan-out's last step: each stage's manifest from its parts (``fanout``)."""
+        source, stages = spec.get("source"), spec.get("stages")
+        if source not in contract.STAGES or not isinstance(stages, list) or not stages:
+            raise StageInputError(
+                "event.collect must name the fanned-out stage ('source') and the stages "
+                f"that ran per part ('stages'), got {spec!r}"
+            )
+        manifests = fanout.collect(
+            self.clients.s3, event.workflow_bucket, event.execution_id, source, stages
+        )
+        last = manifests[-1]
+        metrics.add_metric(name="FanOutParts", unit=COUNT, value=last.metrics.get("parts", 0))
+        logger.info(
+            "fan-out collected",
+            extra={
+                "stages": stages,
+                "parts": last.metrics.get("parts"),
+                "records": last.recordCount,
+            },
+        )
+        return {
+            "status": SUCCEEDED,
+            "stage": last.stage,
+            "executionId": event.execution_id,
+            "recordCount": last.recordCount,
+            "rejectedCount": last.rejectedCount,
+            "manifestKey": contract.manifest_key(event.execution_id, last.stage),
+            "request": event.request.header(),
+        }
 
     def _emit(self, metrics: Any, values: dict[str, Any], outcome: StageOutcome) -> None:
         count = COUNT

@@ -171,8 +171,11 @@ def manifest_lines(s3: Any, bucket: str, manifest: contract.Manifest) -> LineSou
     )
 
 
-def write_manifest(s3: Any, bucket: str, manifest: contract.Manifest) -> str:
-    key = contract.manifest_key(manifest.executionId, manifest.stage)
+def write_manifest(
+    s3: Any, bucket: str, manifest: contract.Manifest, key: str | None = None
+) -> str:
+    """Write ``manifest`` at its stage's ``output.json`` (or ``key``: a part manifest)."""
+    key = key or contract.manifest_key(manifest.executionId, manifest.stage)
     body = manifest.validate().to_json().encode()
     with subsegment("s3.write_manifest"):
         s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")

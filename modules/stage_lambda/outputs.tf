@@ -50,3 +50,8 @@ output "code_s3_location" {
     key    = aws_lambda_function.this.s3_key
   }
 }
+
+output "environment" {
+  description = "The function's environment variables (the module's required ones included)."
+  value       = local.environment
+}

@@ -15,6 +15,7 @@ locals {
         Resource = concat(local.function_arn_list, [for a in local.function_arn_list : "${a}:*"])
       },
     ],
+    local.fanout_sfn_statements,
     local.is_standard ? [
       {
         # Exactly this workflow's Glue job; .sync polls GetJobRun, abort stops the run.

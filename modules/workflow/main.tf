@@ -105,7 +105,7 @@ module "stage" {
   memory_size          = local.stage_settings[each.key].memory_size
   timeout              = local.stage_settings[each.key].timeout
   reserved_concurrency = local.stage_settings[each.key].reserved_concurrency
-  environment          = merge(local.stage_settings[each.key].environment, local.lineage_environment, local.quality_environment[each.key])
+  environment          = merge(local.scale_environment[each.key], local.stage_settings[each.key].environment, local.lineage_environment, local.quality_environment[each.key])
   log_retention_days   = var.log_retention_days
 
   kms_key_arn              = module.storage.kms_key_arn
@@ -137,6 +137,6 @@ module "glue_job" {
   number_of_workers   = var.glue_job.number_of_workers
   timeout_minutes     = var.glue_job.timeout_minutes
   max_concurrent_runs = var.glue_job.max_concurrent_runs
-  job_arguments       = merge(var.glue_job.arguments, local.glue_lineage_arguments)
+  job_arguments       = merge(local.fanout_job_arguments, var.glue_job.arguments, local.glue_lineage_arguments)
   log_retention_days  = var.log_retention_days
 }

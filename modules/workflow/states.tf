@@ -151,9 +151,9 @@ locals {
 
   definition = merge(
     {
-      Comment = "CEAP ${var.name} workflow (${var.type}): ${join(" -> ", local.stage_order)}"
+      Comment = "CEAP ${var.name} workflow (${var.type}): ${join(" -> ", local.stage_order)}${local.fanout_enabled ? " (Score -> Store -> Reactive per part: FanOut, Collect)" : ""}"
       StartAt = local.stage_order[0]
-      States  = local.stage_states
+      States  = [local.stage_states, local.fanout_states][local.fanout_enabled ? 1 : 0]
     },
     [{}, { TimeoutSeconds = var.standard_execution_timeout_seconds }][local.is_standard && var.standard_execution_timeout_seconds != null ? 1 : 0],
   )

@@ -468,3 +468,37 @@ variable "custom_stages" {
     error_message = "a glue custom stage needs a STANDARD workflow (EXPRESS cannot wait for a job run) and module, a dotted module path in the stage code zip."
   }
 }
+
+variable "fanout" {
+  description = "STANDARD only: after HeavyETL, Score -> Store -> Reactive run once per part of HeavyETL's output in a Step Functions Distributed Map (fanout.tf). enabled (default true; false keeps the inline stages), max_concurrency (child executions at once, 1-1000, default 10), records_per_part (HeavyETL's --records_per_part: at most this many records per part, default 100000). EXPRESS workflows always run their stages inline (Distributed Map is STANDARD-only)."
+  type = object({
+    enabled          = optional(bool, true)
+    max_concurrency  = optional(number, 10)
+    records_per_part = optional(number, 100000)
+  })
+  default = {}
+
+  validation {
+    condition     = var.fanout.max_concurrency >= 1 && var.fanout.max_concurrency <= 1000 && floor(var.fanout.max_concurrency) == var.fanout.max_concurrency
+    error_message = "fanout.max_concurrency must be a whole number from 1 to 1000."
+  }
+
+  validation {
+    condition     = var.fanout.records_per_part >= 1000 && floor(var.fanout.records_per_part) == var.fanout.records_per_part
+    error_message = "fanout.records_per_part must be a whole number of at least 1000 (smaller parts cost more in child executions than they save)."
+  }
+}
+
+variable "stage_concurrency" {
+  description = "Batches in flight at once inside one Store / Reactive invocation (CEAP_STORE_CONCURRENCY, CEAP_REACTIVE_CONCURRENCY; 1-64, default 8). The stages back off on throttling by themselves (AIMD), so this is a ceiling."
+  type = object({
+    store    = optional(number, 8)
+    reactive = optional(number, 8)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for v in [var.stage_concurrency.store, var.stage_concurrency.reactive] : v >= 1 && v <= 64 && floor(v) == v])
+    error_message = "stage_concurrency.store and .reactive must be whole numbers from 1 to 64."
+  }
+}

@@ -111,24 +111,43 @@ def test_generated_definition_is_valid_asl(env: str, plans: dict[str, Path]) -> 
     assert validate(definition) == []
     order = ["ETL", "Filter", "Score", "Store", "Reactive"]
     if WORKFLOW_ENVS[env] == "STANDARD":
-        order.insert(2, "HeavyETL")
-    # Walk the happy path: StartAt, then Next until End.
+        # The default fan-out: Score -> Store -> Reactive inside the Distributed Map.
+        order = ["ETL", "Filter", "HeavyETL", "FanOut", "Collect"]
+    assert _walk(definition) == order
+    if WORKFLOW_ENVS[env] == "STANDARD":
+        processor = definition["States"]["FanOut"]["ItemProcessor"]
+        assert validate(processor) == []
+        assert _walk(processor) == ["Score", "Store", "Reactive"]
+
+
+def _walk(definition: dict[str, Any]) -> list[str]:
+    """The happy path: StartAt, then Next until End."""
     walked, name = [], definition["StartAt"]
     while True:
         walked.append(name)
         state = definition["States"][name]
         if state.get("End"):
-            break
+            return walked
         name = state["Next"]
-    assert walked == order
+
+
+def _all_states(states: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every state, those of a Map's ItemProcessor included."""
+    found = []
+    for state in states.values():
+        found.append(state)
+        if "ItemProcessor" in state:
+            found.extend(_all_states(state["ItemProcessor"]["States"]))
+    return found
 
 
 @pytest.mark.terraform
 @pytest.mark.parametrize("env", sorted(WORKFLOW_ENVS))
 def test_retries_follow_the_stage_error_contract(env: str, plans: dict[str, Path]) -> None:
-    states = definition_of(plans[env])["States"]
-    lambda_states = [s for s in states.values() if s.get("Resource", "").endswith(":lambda:invoke")]
-    assert len(lambda_states) == 5
+    states = _all_states(definition_of(plans[env])["States"])
+    lambda_states = [s for s in states if s.get("Resource", "").endswith(":lambda:invoke")]
+    # STANDARD: ETL, Filter, the three stages of the fan-out child and Collect.
+    assert len(lambda_states) == (6 if WORKFLOW_ENVS[env] == "STANDARD" else 5)
     for state in lambda_states:
         throttling, others = state["Retry"]
         assert tuple(throttling["ErrorEquals"]) == THROTTLING_ERROR_NAMES
@@ -137,11 +156,11 @@ def test_retries_follow_the_stage_error_contract(env: str, plans: dict[str, Path
             RETRYABLE_ERROR_NAMES
         )
         assert (others["MaxAttempts"], others["BackoffRate"]) == (2, 2)
-    for state in states.values():
+    for state in states:
         for retry in state.get("Retry", []):
             assert not set(retry["ErrorEquals"]) & set(NON_RETRYABLE_ERROR_NAMES)
             assert not set(retry["ErrorEquals"]) & {"States.ALL", "States.TaskFailed"}
-    glue = [s for s in states.values() if s.get("Resource", "").endswith(":glue:startJobRun.sync")]
+    glue = [s for s in states if s.get("Resource", "").endswith(":glue:startJobRun.sync")]
     assert len(glue) == (1 if WORKFLOW_ENVS[env] == "STANDARD" else 0)
     for state in glue:
         retried = {name for retry in state["Retry"] for name in retry["ErrorEquals"]}

@@ -17,6 +17,8 @@ variables {
     path   = "heavy_etl.py"
     sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
   }
+  # The inline stages (fanout.tftest.hcl tests the Distributed Map fan-out, the default).
+  fanout = { enabled = false }
 }
 
 run "glue_between_filter_and_score" {
