@@ -217,7 +217,7 @@ def test_a_failing_child_fails_the_execution_with_its_error(
         post_fault(endpoint, None)
     assert done["status"] == "FAILED"
     assert done["error"] == "StageTransientError"
-    assert "InternalServerError" in done["cause"]
+    assert "Store: transient AWS fault" in done["cause"]
     assert time.monotonic() - started < 600
     events = client("stepfunctions").get_execution_history(executionArn=done["executionArn"])
     types = [e["type"] for e in events["events"]]
