@@ -470,7 +470,7 @@ variable "custom_stages" {
 }
 
 variable "fanout" {
-  description = "STANDARD only: after HeavyETL, Score -> Store -> Reactive run once per part of HeavyETL's output in a Step Functions Distributed Map (fanout.tf). enabled (default true; false keeps the inline stages), max_concurrency (child executions at once, 1-1000, default 10), records_per_part (HeavyETL's --records_per_part: at most this many records per part, default 50000: a Store child at the slowest measured concurrent rate, ~106 items/s, finishes a part in ~8 min, inside Lambda's 15). EXPRESS workflows always run their stages inline (Distributed Map is STANDARD-only)."
+  description = "STANDARD only: after HeavyETL, Score -> Store -> Reactive run once per part of HeavyETL's output in a Step Functions Distributed Map (fanout.tf). enabled (default true; false keeps the inline stages), max_concurrency (child executions at once, 1-1000, default 10), records_per_part (HeavyETL's --records_per_part: about this many records per part (Spark hash-partitions by customer, so parts vary), default 50000: a Store child at the slowest measured concurrent rate, ~106 items/s, finishes a part in ~8 min, inside Lambda's 15). EXPRESS workflows always run their stages inline (Distributed Map is STANDARD-only)."
   type = object({
     enabled          = optional(bool, true)
     max_concurrency  = optional(number, 10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -64,7 +65,12 @@ def test_a_rerun_replaces_what_an_earlier_attempt_left(
     first = {key: where.get(key) for key in where.keys(prefix)}
     manifest = where.manifest("E3")
     assert sorted(first) == sorted(
-        [*manifest.dataKeys, *manifest.rejectedKeys, contract.manifest_key("E3", "HeavyETL")]
+        [
+            *manifest.dataKeys,
+            *manifest.rejectedKeys,
+            contract.manifest_key("E3", "HeavyETL"),
+            contract.fanout_items_key("E3", "HeavyETL"),  # the parts, for a fan-out
+        ]
     )
     run(where, "E3")
     second = {key: where.get(key) for key in where.keys(prefix)}
@@ -72,3 +78,19 @@ def test_a_rerun_replaces_what_an_earlier_attempt_left(
     assert {k: v for k, v in first.items() if k != manifest_key} == {
         k: v for k, v in second.items() if k != manifest_key
     }
+
+
+def test_records_per_part_sizes_the_parts_a_fan_out_reads(local: Location, run: Any) -> None:
+    mixed_dataset(local, "E4")
+    outcome = run(local, "E4", records_per_part=3)
+    manifest = outcome.manifest
+    assert manifest.recordCount > 3
+    assert len(manifest.dataKeys) >= -(-manifest.recordCount // 3) // 2 > 1
+    items = json.loads(local.get(contract.fanout_items_key("E4", contract.HEAVY_ETL)))
+    assert [i["key"] for i in items] == manifest.dataKeys
+    assert [i["index"] for i in items] == list(range(len(items)))
+    assert sum(i["records"] for i in items) == manifest.recordCount
+    for item in items:
+        assert item["stage"] == "HeavyETL"
+        assert item["checksum"] == manifest.checksums[item["key"]]
+        assert local.get(item["key"]).count(b"\n") == item["records"]
