@@ -41,11 +41,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import orjson
 from botocore.config import Config
 
 from ceap_tf.localcloud import LocalCloud
+from ceap_tf.localcloud.clients import local_client
+from ceap_tf.localcloud.identity import LOCAL_CREDENTIAL
 from ceap_tf.samples.history import iter_candidates, write_stage_output
 
 REGION = "us-east-1"
@@ -56,14 +57,8 @@ WORKFLOW = "scalebench"
 
 
 def _client(endpoint: str, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(s3={"addressing_style": "path"}, max_pool_connections=32),
-    )
+    config = Config(s3={"addressing_style": "path"}, max_pool_connections=32)
+    return local_client(service, endpoint, REGION, config)
 
 
 def _fault(endpoint: str, method: str, rule: dict[str, Any] | None = None) -> None:
@@ -132,8 +127,8 @@ def _stage_env(endpoint: str, table: str, bus: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CEAP_"))}
     env.update(
         AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
+        AWS_ACCESS_KEY_ID=LOCAL_CREDENTIAL,
+        AWS_SECRET_ACCESS_KEY=LOCAL_CREDENTIAL,
         AWS_REGION=REGION,
         AWS_DEFAULT_REGION=REGION,
         POWERTOOLS_TRACE_DISABLED="true",
