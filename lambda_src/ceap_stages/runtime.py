@@ -33,6 +33,7 @@ Lambda init failure). It is re-read only if the environment changes (tests).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from abc import ABC, abstractmethod
@@ -214,9 +215,11 @@ class StageRuntime:
             logger.info(
                 "reading one part", extra={"part": event.part.index, "from": event.part.stage}
             )
-            return fanout.part_lines(
+            source, promised, read = fanout.part_lines(
                 s3, event.workflow_bucket, event.execution_id, event.previous_stage, event.part
             )
+            self._inputs.append(read)
+            return source, promised
         if event.previous_stage is not None:
             manifest, raw = s3io.read_manifest_bytes(
                 s3, event.workflow_bucket, event.execution_id, event.previous_stage
@@ -284,7 +287,17 @@ class StageRuntime:
             "durationMs": duration_ms,
             **outcome.metrics,
         }
-        report = self._check_quality(bucket, eid, manifest_metrics, data_objects)
+        # A fan-out child's rules are checked over the whole stage, by its collect step.
+        report = (
+            None
+            if part is not None
+            else self._check_quality(
+                bucket,
+                eid,
+                manifest_metrics,
+                {o.key: f"sha256:{o.sha256}" for o in data_objects},
+            )
+        )
         if job.event.request.source is not None and job.event.is_first:
             self._inputs += self._source_lineage(job.event.request.source)
         manifest = contract.Manifest(
@@ -323,9 +336,10 @@ class StageRuntime:
         }
 
     def _check_quality(
-        self, bucket: str, eid: str, values: dict[str, Any], data_objects: list[Any]
+        self, bucket: str, eid: str, values: dict[str, Any], data: dict[str, str]
     ) -> quality.Report | None:
-        """Evaluate the stage's rules; record rules read the written parts back once."""
+        """Evaluate the stage's rules; record rules read the written parts (``data``:
+        key -> checksum, in read order) back once."""
         rules = self.quality_rules
         if not rules:
             return None
@@ -335,8 +349,8 @@ class StageRuntime:
                 stage=self.settings.stage,
                 executionId=eid,
                 recordCount=0,
-                dataKeys=[o.key for o in data_objects],
-                checksums={o.key: f"sha256:{o.sha256}" for o in data_objects},
+                dataKeys=list(data),
+                checksums=dict(data),
             )
             records = s3io.manifest_lines(self.clients.s3, bucket, written)
         report = quality.evaluate(rules, values, records)
@@ -361,33 +375,45 @@ class StageRuntime:
         return lineage.source_inputs(s3, bucket, keys)
 
     def _collect(self, event: StageEvent, spec: dict[str, Any], metrics: Any) -> dict[str, Any]:
-        """The fan-out's last step: each stage's manifest from its parts (``fanout``)."""
-        source, stages = spec.get("source"), spec.get("stages")
-        if source not in contract.STAGES or not isinstance(stages, list) or not stages:
+        """A fan-out's collect step for this stage: its ``output.json`` from the part
+        manifests (``fanout.collect_stage``), with the lineage and data-quality results
+        an inline run records; a ``fail`` rule that did not hold raises
+        ``DataQualityError`` after the manifest is written, as inline."""
+        source, previous = spec.get("source"), event.previous_stage
+        if not isinstance(source, str) or previous is None or event.part is not None:
             raise StageInputError(
-                "event.collect must name the fanned-out stage ('source') and the stages "
-                f"that ran per part ('stages'), got {spec!r}"
+                "event.collect must name the fanned-out stage ('source'), with a "
+                f"previousStage and no part, got {spec!r}"
             )
-        manifests = fanout.collect(
-            self.clients.s3, event.workflow_bucket, event.execution_id, source, stages
+        eid, bucket, stage_id = event.execution_id, event.workflow_bucket, self.settings.stage
+        merged, raw = fanout.collect_stage(
+            self.clients.s3, bucket, eid, source=source, stage=stage_id, previous=previous
         )
-        last = manifests[-1]
-        metrics.add_metric(name="FanOutParts", unit=COUNT, value=last.metrics.get("parts", 0))
+        self._inputs = [lineage.manifest_input(previous, contract.manifest_key(eid, previous), raw)]
+        data = {k: merged.checksums[k] for k in merged.dataKeys}
+        report = self._check_quality(bucket, eid, merged.metrics, data)
+        manifest = dataclasses.replace(
+            merged,
+            quality=report.to_manifest() if report is not None else None,
+            lineage=lineage.lineage(self._inputs, self.code_version),
+        )
+        key = s3io.write_manifest(self.clients.s3, bucket, manifest)
+        parts = manifest.metrics.get("parts", 0)
+        metrics.add_metric(name="FanOutParts", unit=COUNT, value=parts)
+        if report is not None:
+            self._emit_quality(report)
+            report.raise_for_failures(stage_id)
         logger.info(
             "fan-out collected",
-            extra={
-                "stages": stages,
-                "parts": last.metrics.get("parts"),
-                "records": last.recordCount,
-            },
+            extra={"manifestKey": key, "parts": parts, "records": manifest.recordCount},
         )
         return {
             "status": SUCCEEDED,
-            "stage": last.stage,
-            "executionId": event.execution_id,
-            "recordCount": last.recordCount,
-            "rejectedCount": last.rejectedCount,
-            "manifestKey": contract.manifest_key(event.execution_id, last.stage),
+            "stage": stage_id,
+            "executionId": eid,
+            "recordCount": manifest.recordCount,
+            "rejectedCount": manifest.rejectedCount,
+            "manifestKey": key,
             "request": event.request.header(),
         }
 

@@ -11,11 +11,12 @@ import orjson
 import pytest
 from stagekit import BUCKET, request, stage_event
 
-from ceap_stages import contract
-from ceap_stages.errors import StageInputError
+from ceap_stages import contract, lineage, quality
+from ceap_stages.errors import DataQualityError, StageInputError
 from ceap_tf.samples.history import iter_candidates, write_stage_output
 
 POST_GLUE = ("Score", "Store", "Reactive")
+PREVIOUS = {"Score": "HeavyETL", "Store": "Score", "Reactive": "Store"}
 PARTS = 3
 
 
@@ -58,10 +59,10 @@ def run_inline(aws, monkeypatch, execution_id: str) -> dict[str, Any]:
     return results
 
 
-def run_fanned(aws, monkeypatch, execution_id: str, items: list[dict]) -> dict[str, Any]:
+def run_children(monkeypatch, execution_id: str, items: list[dict], stages=POST_GLUE) -> None:
     for item in items:  # one child workflow per item
-        previous = "HeavyETL"
-        for stage in POST_GLUE:
+        previous = PREVIOUS[stages[0]]
+        for stage in stages:
             event = stage_event(stage, execution_id, request(), previous)
             event["part"] = item
             result = handler(stage, monkeypatch)(event, None)
@@ -69,9 +70,18 @@ def run_fanned(aws, monkeypatch, execution_id: str, items: list[dict]) -> dict[s
                 execution_id, stage, item["index"]
             )
             previous = stage
-    event = stage_event("Reactive", execution_id, request(), "Store")
-    event["collect"] = {"source": "HeavyETL", "stages": list(POST_GLUE)}
-    return dict(handler("Reactive", monkeypatch)(event, None))
+
+
+def collect(monkeypatch, execution_id: str, stage: str) -> dict[str, Any]:
+    """The collect step of ``stage``: its own function with ``event.collect``."""
+    event = stage_event(stage, execution_id, request(), PREVIOUS[stage])
+    event["collect"] = {"source": "HeavyETL"}
+    return dict(handler(stage, monkeypatch)(event, None))
+
+
+def run_fanned(aws, monkeypatch, execution_id: str, items: list[dict]) -> dict[str, Any]:
+    run_children(monkeypatch, execution_id, items)
+    return {stage: collect(monkeypatch, execution_id, stage) for stage in POST_GLUE}
 
 
 def scored(candidates: list[dict]) -> list[dict]:
@@ -93,7 +103,7 @@ def test_fanned_out_manifests_match_an_inline_run_and_store_no_duplicates(
     inline = run_inline(aws, monkeypatch, "inline-1")
     stored_inline = len(aws.items())
     items = heavy_etl_output(aws, "fan-1", candidates)
-    collected = run_fanned(aws, monkeypatch, "fan-1", items)
+    collected = run_fanned(aws, monkeypatch, "fan-1", items)["Reactive"]
 
     assert collected["stage"] == "Reactive"
     assert collected["manifestKey"] == contract.manifest_key("fan-1", "Reactive")
@@ -128,14 +138,9 @@ def test_fanned_out_manifests_match_an_inline_run_and_store_no_duplicates(
 
 def test_collect_names_a_part_that_did_not_finish(aws, monkeypatch, candidates) -> None:
     items = heavy_etl_output(aws, "fan-2", candidates)
-    for item in items[:-1]:
-        event = stage_event("Score", "fan-2", request(), "HeavyETL")
-        event["part"] = item
-        handler("Score", monkeypatch)(event, None)
-    event = stage_event("Reactive", "fan-2", request(), "Store")
-    event["collect"] = {"source": "HeavyETL", "stages": ["Score"]}
+    run_children(monkeypatch, "fan-2", items[:-1], stages=("Score",))
     with pytest.raises(StageInputError, match="part 2 of stage Score did not finish"):
-        handler("Reactive", monkeypatch)(event, None)
+        collect(monkeypatch, "fan-2", "Score")
     listed = aws.s3.list_objects_v2(Bucket=BUCKET, Prefix=contract.stage_prefix("fan-2", "Score"))
     keys = [o["Key"] for o in listed.get("Contents", [])]
     assert contract.manifest_key("fan-2", "Score") not in keys  # no partial manifest
@@ -155,3 +160,116 @@ def test_a_part_outside_the_stage_is_bad_input(aws, monkeypatch) -> None:
     event["part"] = contract.fanout_item("HeavyETL", 0, "executions/other/HeavyETL/x", 1, "")
     with pytest.raises(StageInputError, match=r"event\.part\.key"):
         handler("Score", monkeypatch)(event, None)
+
+
+# Lineage and data-quality gates: a collected manifest carries what an inline one does.
+
+
+def sha(aws, key: str) -> str:
+    return lineage.checksum(aws.get(key))
+
+
+def _workflow(aws):
+    from ceap_tf.operations.workflow import Workflow
+
+    output = {"name": "batch", "type": "STANDARD", "bucket": BUCKET}
+    return Workflow(target=None, output=output, _clients={"s3": aws.s3})  # type: ignore[arg-type]
+
+
+def test_collected_lineage_is_an_inline_runs_and_verifies(aws, monkeypatch, candidates) -> None:
+    from ceap_tf.operations import lineage as verifier
+
+    monkeypatch.setenv(lineage.CODE_ENV_VAR, "Zm9vYmFy")
+    heavy_etl_output(aws, "inline-5", candidates)
+    run_inline(aws, monkeypatch, "inline-5")
+    run_fanned(aws, monkeypatch, "fan-5", heavy_etl_output(aws, "fan-5", candidates))
+
+    for stage in POST_GLUE:
+        key = contract.manifest_key("fan-5", PREVIOUS[stage])
+        fan = aws.manifest("fan-5", stage).lineage
+        assert fan == {
+            "inputs": [
+                {
+                    "kind": "manifest",
+                    "stage": PREVIOUS[stage],
+                    "key": key,
+                    "checksum": sha(aws, key),
+                }
+            ],
+            "code": {"stageCodeSha256": "Zm9vYmFy"},
+        }
+        inline = aws.manifest("inline-5", stage).lineage
+        assert inline is not None and fan["code"] == inline["code"]
+        assert [i["kind"] for i in fan["inputs"]] == [i["kind"] for i in inline["inputs"]]
+    # A child's part manifest names the part it read.
+    store_part = json.loads(aws.get(contract.part_manifest_key("fan-5", "Store", 1)))
+    score_part = contract.part_manifest_key("fan-5", "Score", 1)
+    assert store_part["lineage"]["inputs"] == [
+        {
+            "kind": "part",
+            "stage": "Score",
+            "index": 1,
+            "key": score_part,
+            "checksum": sha(aws, score_part),
+        }
+    ]
+
+    result = verifier.verify(_workflow(aws), "fan-5")
+    # This test wrote HeavyETL's output without ETL and Filter before it.
+    assert result.problems() == ["Filter: manifest is missing"]
+    assert [(link.name, link.status) for link in result.links][-4:] == [
+        ("HeavyETL", "unrecorded"),
+        *[(s, "ok") for s in POST_GLUE],
+    ]
+    # A part listed by the collected manifest, changed afterwards, is caught.
+    part = aws.manifest("fan-5", "Store").dataKeys[2]
+    aws.put(part, aws.get(part) + b"\n")
+    statuses = {link.name: link.status for link in verifier.verify(_workflow(aws), "fan-5").links}
+    assert statuses["Store"] == "TAMPERED" and statuses["Score"] == "ok"
+
+
+def test_a_fail_gate_is_checked_over_the_whole_stage_in_collect(
+    aws, monkeypatch, candidates
+) -> None:
+    items = heavy_etl_output(aws, "fan-6", candidates)
+    # Each part has fewer than 90 candidates: per part this rule would fail, over the
+    # whole stage (as inline) it holds.
+    rules = [
+        {"name": "all-scored", "check": "min_records", "threshold": 90},
+        {"name": "very-high", "check": "value_range", "fields": ["scores.*.value"], "min": 0.99},
+    ]
+    monkeypatch.setenv(quality.ENV_VAR, json.dumps(rules))
+    run_children(monkeypatch, "fan-6", items, stages=("Score",))  # children check nothing
+    with pytest.raises(DataQualityError, match="'very-high'"):
+        collect(monkeypatch, "fan-6", "Score")
+    manifest = aws.manifest("fan-6", "Score")  # written before the error, as inline
+    assert manifest.recordCount == 90 and manifest.quality is not None
+    results = {r["name"]: r["passed"] for r in manifest.quality["rules"]}
+    assert results == {"all-scored": True, "very-high": False}
+    from ceap_tf.executions import failing_stage
+
+    stages = ("HeavyETL", *POST_GLUE)
+    manifests = {s: aws.manifest("fan-6", s) for s in stages if s not in {"Store", "Reactive"}}
+    assert failing_stage(stages, manifests) == "Score"
+
+
+def test_collect_refuses_a_part_manifest_rewritten_after_it_was_read(
+    aws, monkeypatch, candidates
+) -> None:
+    items = heavy_etl_output(aws, "fan-7", candidates)
+    run_children(monkeypatch, "fan-7", items, stages=("Score", "Store"))
+    collect(monkeypatch, "fan-7", "Score")
+    key = contract.part_manifest_key("fan-7", "Score", 1)
+    doc = json.loads(aws.get(key))
+    doc["metrics"]["note"] = "edited"
+    aws.put(key, json.dumps(doc).encode())
+    with pytest.raises(StageInputError, match="part 1 of Store read Score's part manifest"):
+        collect(monkeypatch, "fan-7", "Store")
+
+
+def test_collect_refuses_items_that_are_not_heavy_etls_parts(aws, monkeypatch, candidates) -> None:
+    items = heavy_etl_output(aws, "fan-8", candidates)
+    run_children(monkeypatch, "fan-8", items[:2], stages=("Score",))
+    aws.put(contract.fanout_items_key("fan-8", "HeavyETL"), json.dumps(items[:2]).encode())
+    with pytest.raises(StageInputError, match="does not list the data objects"):
+        collect(monkeypatch, "fan-8", "Score")
