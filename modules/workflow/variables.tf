@@ -470,9 +470,9 @@ variable "custom_stages" {
 }
 
 variable "fanout" {
-  description = "STANDARD only: after HeavyETL, Score -> Store -> Reactive run once per part of HeavyETL's output in a Step Functions Distributed Map (fanout.tf). enabled (default true; false keeps the inline stages), max_concurrency (child executions at once, 1-1000, default 10), records_per_part (HeavyETL's --records_per_part: about this many records per part (Spark hash-partitions by customer, so parts vary), default 50000: a Store child at the slowest measured concurrent rate, ~106 items/s, finishes a part in ~8 min, inside Lambda's 15). EXPRESS workflows always run their stages inline (Distributed Map is STANDARD-only)."
+  description = "STANDARD only: after HeavyETL, the stages that follow it in stage_order (Score -> Store -> Reactive and custom Lambda stages among them) run once per part of HeavyETL's output in a Step Functions Distributed Map, and one Collect step per stage writes its manifest (fanout.tf). enabled: null (default) fans out whenever it can (STANDARD, no custom Glue stage after HeavyETL), true requires it (a validation error where it cannot), false keeps the inline stages. max_concurrency: child executions at once, 1-1000, default 10. records_per_part: HeavyETL's --records_per_part, about this many records per part, default 50000. EXPRESS workflows always run their stages inline (Distributed Map is STANDARD-only)."
   type = object({
-    enabled          = optional(bool, true)
+    enabled          = optional(bool)
     max_concurrency  = optional(number, 10)
     records_per_part = optional(number, 50000)
   })
@@ -486,6 +486,16 @@ variable "fanout" {
   validation {
     condition     = var.fanout.records_per_part >= 1000 && floor(var.fanout.records_per_part) == var.fanout.records_per_part
     error_message = "fanout.records_per_part must be a whole number of at least 1000 (smaller parts cost more in child executions than they save)."
+  }
+
+  validation {
+    condition     = var.fanout.enabled != true || var.type == "STANDARD"
+    error_message = "fanout.enabled = true needs a STANDARD workflow: Distributed Map is STANDARD-only (EXPRESS runs its stages inline)."
+  }
+
+  validation {
+    condition     = var.fanout.enabled != true || alltrue([for c in var.custom_stages : c.kind != "glue" || !contains(["HeavyETL", "Score", "Store", "Reactive"], c.after)])
+    error_message = "fanout.enabled = true cannot fan out a custom Glue stage after HeavyETL (a Glue job runs once per execution, not once per part): move it before HeavyETL or set fanout.enabled = false (or leave it null: such a workflow then runs its stages inline)."
   }
 }
 
