@@ -3,7 +3,8 @@
 One apply of the batch env (fan-out is the STANDARD default), then:
 
 - an execution whose HeavyETL output has several parts: every stage's manifest lists the
-  parts' objects, and the counts and scores match the same HeavyETL output run through
+  parts' objects, ``describe --lineage`` verifies the chain through the collected
+  manifests, and the counts and scores match the same HeavyETL output run through
   the deployed functions inline; the candidate table holds each candidate once;
 - an execution whose Store child keeps failing: the execution fails with that child's
   error and cause.
@@ -121,7 +122,7 @@ def _records(s3: Any, bucket: str, manifest: dict[str, Any]) -> list[dict[str, A
 
 
 def test_fanned_out_run_matches_an_inline_run_and_stores_each_candidate_once(
-    workflow: dict[str, Any], client: Callable[[str], Any]
+    ceap: Ceap, workflow: dict[str, Any], client: Callable[[str], Any]
 ) -> None:
     s3, lam, ddb = client("s3"), client("lambda"), client("dynamodb")
     bucket = workflow["bucket"]
@@ -146,6 +147,13 @@ def test_fanned_out_run_matches_an_inline_run_and_stores_each_candidate_once(
     assert fanned["Store"]["recordCount"] == fanned["Score"]["recordCount"]
     output = json.loads(done["output"])
     assert output["result"]["manifestKey"] == contract.manifest_key(execution, "Reactive")
+    # The collected manifests carry an inline run's lineage: describe --lineage verifies
+    # the chain input -> ETL -> ... -> Reactive through them.
+    described = ceap.json("describe", NAME, execution, "--lineage")
+    assert described["lineage"]["verified"] is True, described["lineage"]
+    chain = [(link["name"], link["status"]) for link in described["lineage"]["chain"]]
+    assert chain[-3:] == [(s, "ok") for s in POST_GLUE]
+    assert {s["status"] for s in described["stages"]} == {"SUCCEEDED"}
 
     # The same HeavyETL output through the deployed functions, inline (no parts).
     inline = f"inline-{uuid.uuid4().hex[:8]}"

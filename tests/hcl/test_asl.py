@@ -112,7 +112,11 @@ def test_generated_definition_is_valid_asl(env: str, plans: dict[str, Path]) -> 
     order = ["ETL", "Filter", "Score", "Store", "Reactive"]
     if WORKFLOW_ENVS[env] == "STANDARD":
         # The default fan-out: Score -> Store -> Reactive inside the Distributed Map.
-        order = ["ETL", "Filter", "HeavyETL", "FanOut", "Collect"]
+        # then each stage's own Collect step writes its manifest.
+        order = [
+            "ETL", "Filter", "HeavyETL", "FanOut",
+            "CollectScore", "CollectStore", "CollectReactive",
+        ]  # fmt: skip
     assert _walk(definition) == order
     if WORKFLOW_ENVS[env] == "STANDARD":
         processor = definition["States"]["FanOut"]["ItemProcessor"]
@@ -146,8 +150,8 @@ def _all_states(states: dict[str, Any]) -> list[dict[str, Any]]:
 def test_retries_follow_the_stage_error_contract(env: str, plans: dict[str, Path]) -> None:
     states = _all_states(definition_of(plans[env])["States"])
     lambda_states = [s for s in states if s.get("Resource", "").endswith(":lambda:invoke")]
-    # STANDARD: ETL, Filter, the three stages of the fan-out child and Collect.
-    assert len(lambda_states) == (6 if WORKFLOW_ENVS[env] == "STANDARD" else 5)
+    # STANDARD: ETL, Filter, the three stages of the fan-out child and their Collect steps.
+    assert len(lambda_states) == (8 if WORKFLOW_ENVS[env] == "STANDARD" else 5)
     for state in lambda_states:
         throttling, others = state["Retry"]
         assert tuple(throttling["ErrorEquals"]) == THROTTLING_ERROR_NAMES
