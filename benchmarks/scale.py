@@ -142,7 +142,8 @@ def _stage_env(endpoint: str, table: str, bus: str) -> dict[str, str]:
 
 def run_chain(spec: dict[str, Any]) -> None:
     """Score -> Store -> Reactive for one execution (one part, or all of it), in this
-    process; with ``collect``, then the collect step. Used by ``--chain``."""
+    process; with ``collect``, instead each stage's collect step (its own handler with
+    ``event.collect``, as the state machine's Collect<Stage> states). Used by ``--chain``."""
     import importlib
 
     base = {
@@ -155,20 +156,12 @@ def run_chain(spec: dict[str, Any]) -> None:
         os.environ["CEAP_STAGE"] = stage
         module = importlib.import_module(f"ceap_stages.stages.{stage.lower()}")
         event = {**base, "currentStage": stage, "previousStage": previous}
-        if spec.get("part") is not None:
+        if spec.get("collect"):
+            event["collect"] = {"source": "HeavyETL"}
+        elif spec.get("part") is not None:
             event["part"] = spec["part"]
         module.handler(event, None)
         previous = stage
-    if spec.get("collect"):
-        os.environ["CEAP_STAGE"] = "Reactive"
-        module = importlib.import_module("ceap_stages.stages.reactive")
-        event = {
-            **base,
-            "currentStage": "Reactive",
-            "previousStage": "Store",
-            "collect": {"source": "HeavyETL", "stages": list(POST_GLUE)},
-        }
-        module.handler(event, None)
 
 
 def _chain_process(spec: dict[str, Any], env: dict[str, str]) -> subprocess.Popen[bytes]:
