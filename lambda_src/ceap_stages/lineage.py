@@ -11,6 +11,10 @@ An input is one of
   this stage read (every later stage);
 - ``{"kind": "input", "key": "executions/{id}/input.json", "checksum": "sha256:<hex>"}``:
   the execution input as kept by the first stage;
+- ``{"kind": "part", "stage": "HeavyETL", "index": 3, "key": "...", "checksum": "sha256:<hex>"}``:
+  in a fan-out child's part manifest only, the part it read (the fan-out item's object,
+  or the predecessor's part manifest); the collected ``output.json`` records the
+  predecessor's manifest as inline (``ceap_stages.fanout``);
 - ``{"kind": "source", "uri": "s3://bucket/key", "etag": "\\"...\\"", "versionId": "..."|null,
   "size": N}``: each object of the first stage's ``source`` (HeadObject: its ETag, version
   when the bucket is versioned, and size).

@@ -18,6 +18,11 @@ A stage module defines a ``Stage`` subclass with its logic and exposes
    carries the request header (``request``) for the next stage -- or, when a
    ``fail`` rule did not hold, raises ``DataQualityError`` after writing it.
 
+In a fan-out child (``event.part``) steps 2-5 work on one part and write a part
+manifest, checking no quality rules; a collect step (``event.collect``) writes the
+stage's manifest from the part manifests and does step 4 over the whole stage
+(``ceap_stages.fanout``).
+
 Errors: ``StageError`` subclasses propagate unchanged; contract violations become
 ``StageInputError``; a call IAM denied (``aws.is_access_denied``: the role lacks a
 permission) becomes ``StageConfigError``, never retried, with AWS's message naming

@@ -10,6 +10,9 @@
 # (fail, on the custom stage), scores lie in [0, 1] (fail), at most 10 % of the scored
 # candidates lack HeavyETL's enrichment (fail), and a warn rule that sample data trips
 # on purpose (every score at least 0.99).
+#
+# The stages run inline: a custom Glue stage after HeavyETL cannot run once per part, so
+# fanout.enabled (null) does not fan out here (modules/workflow README, Fan-out).
 
 module "workflow" {
   source = "../../modules/workflow"
