@@ -802,6 +802,23 @@ def _patch_dynamodb_item_responses() -> None:
         return original(self, action_result)
 
     DynamoHandler.serialized = serialized
+    _patch_dynamodb_attribute_values()
+
+
+def _patch_dynamodb_attribute_values() -> None:
+    """Requests' AttributeValues read directly (see :func:`item_json.read_attribute_value`)."""
+    from moto.core.parse import BaseJSONParser
+
+    original = _require(BaseJSONParser, "_parse_structure")
+
+    def parse_structure(self: Any, shape: Any, value: Any) -> Any:
+        if shape.name == "AttributeValue":
+            read = item_json.read_attribute_value(value, self._blob_parser)
+            if not item_json.is_unread(read):
+                return read
+        return original(self, shape, value)
+
+    BaseJSONParser._parse_structure = parse_structure
 
 
 def _patch_lambda_invoke_response() -> None:
