@@ -1506,6 +1506,58 @@ def _patch_iam() -> None:
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize
     _patch_sfn_role_clients()
+    _patch_log_group_keys()
+
+
+def _patch_log_group_keys() -> None:
+    """A log group encrypted with a KMS key is created only if the key's policy lets
+    CloudWatch Logs (``logs.REGION.amazonaws.com``) use it for that group, as AWS checks
+    at CreateLogGroup/AssociateKmsKey, whoever the caller is
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html):
+    ``kms:GenerateDataKey`` and ``kms:Decrypt`` with the encryption context
+    ``aws:logs:arn`` = the group's ARN; else AWS's ``InvalidParameterException``."""
+    from moto.logs.exceptions import InvalidParameterException
+    from moto.logs.models import LogsBackend
+
+    original = _require(LogsBackend, "create_log_group")
+
+    def create_log_group(self: Any, log_group_name: str, tags: Any, **kwargs: Any) -> Any:
+        key_id = kwargs.get("kmsKeyId")
+        if key_id and iam_enabled():
+            message = _log_group_key_refusal(
+                self.account_id, self.region_name, log_group_name, key_id
+            )
+            if message is not None:
+                if not _state.get("iam_soft"):
+                    LOG.info("refused: %s", message)
+                    raise InvalidParameterException(msg=message)
+                LOG.warning("would refuse: %s", message)
+        return original(self, log_group_name, tags, **kwargs)
+
+    LogsBackend.create_log_group = create_log_group
+
+
+def _log_group_key_refusal(account: str, region: str, group: str, key_id: str) -> str | None:
+    """AWS's message when CloudWatch Logs may not use the key for the group, else None."""
+    group_arn = (
+        f"arn:{iam_enforcement.partition_of(region)}:logs:{region}:{account}:log-group:{group}"
+    )
+    refusal = (
+        f"The specified KMS key does not exist or is not allowed to be used with Arn '{group_arn}'"
+    )
+    key_arn = _kms_key_arn(account, region, key_id)
+    if key_arn is None:
+        return refusal
+    logs = policies.Caller(arn=f"logs.{region}.amazonaws.com", account=account, service=True)
+    context = {"aws:securetransport": "true", "kms:encryptioncontext:aws:logs:arn": group_arn}
+    from moto.kms.models import kms_backends
+
+    key_policy = kms_backends[account][region].describe_key(key_arn).policy
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        need = Need(action, key_arn, context)
+        if not iam_enforcement.decide(need, logs, [], key_policy, key_policy=True).allowed:
+            return refusal
+    return None
 
 
 def _service_request(response: Any, iam_request: Any, resource: str) -> ServiceRequest:

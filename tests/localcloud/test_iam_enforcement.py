@@ -378,3 +378,37 @@ def test_a_missing_object_is_403_without_list_bucket_and_404_with_it(
     # The administrator is never evaluated: 404.
     admin = denied(lambda: client("s3").get_object(Bucket=bucket, Key="inputs/gone"))
     assert admin["Error"]["Code"] == "NoSuchKey"
+
+
+def test_a_log_group_key_must_let_cloudwatch_logs_use_it_for_that_group(
+    client: Callable[..., Any],
+) -> None:
+    """CreateLogGroup with kmsKeyId, as the administrator (Terraform) makes it: the key
+    policy decides, for the logs service and the group's ARN as encryption context."""
+    logs = client("logs", retries=0)
+    group = unique("/ceap/encrypted")
+    group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}"
+    for_the_group = {
+        "Effect": "Allow",
+        "Principal": {"Service": f"logs.{REGION}.amazonaws.com"},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+        "Resource": "*",
+        "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": group_arn}},
+    }
+    allowed_key = _key(client, for_the_group)
+    logs.create_log_group(logGroupName=group, kmsKeyId=allowed_key)
+    assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]["kmsKeyId"] == (
+        allowed_key
+    )
+
+    other = unique("/ceap/other")  # the key names another group
+    for key_id in (allowed_key, _key(client), "arn:aws:kms:us-east-1:123456789012:key/none"):
+        with pytest.raises(ClientError) as refused:
+            logs.create_log_group(logGroupName=other, kmsKeyId=key_id)
+        error = refused.value.response["Error"]
+        assert error["Code"] == "InvalidParameterException"
+        assert error["Message"] == (
+            "The specified KMS key does not exist or is not allowed to be used with Arn "
+            f"'arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{other}'"
+        )
+    assert not logs.describe_log_groups(logGroupNamePrefix=other)["logGroups"]
