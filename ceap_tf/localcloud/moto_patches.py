@@ -176,16 +176,37 @@ def _configure() -> None:
 
 # --------------------------------------------------------------------------- logs
 def write_logs(
-    account_id: str, region: str, group: str, stream: str, lines: list[tuple[int, str]]
+    account_id: str,
+    region: str,
+    group: str,
+    stream: str,
+    lines: list[tuple[int, str]],
+    *,
+    writer_role: str | None = None,
 ) -> None:
-    """Append lines to a CloudWatch log stream, creating the group/stream as AWS does."""
+    """Append lines to a CloudWatch log stream, creating the group/stream as AWS does.
+
+    With ``writer_role`` (the function's or state machine's role): when the group is gone
+    and so is that role -- the workflow was destroyed while it ran -- the lines are
+    dropped, as on AWS, where the deleted role can no longer create the group or write
+    (the group is not re-created behind the destroy)."""
     from moto.logs.models import logs_backends
 
     if not lines:
         return
     backend = logs_backends[account_id][region]
     with _LOGS_LOCK:
+        if group not in backend.groups and writer_role and not _role_exists(writer_role):
+            LOG.info("logs for %s dropped: the group and the role %s are gone", group, writer_role)
+            return
         _write_logs_locked(backend, group, stream, lines)
+
+
+def _role_exists(role_arn: str) -> bool:
+    from moto.iam.models import iam_backends
+
+    account = role_arn.split(":")[4]
+    return any(r.arn == role_arn for r in iam_backends[account]["global"].get_roles())
 
 
 _LOGS_LOCK = threading.Lock()
@@ -276,6 +297,7 @@ def _logging_session(state_machine: Any, execution_arn: str, execution_name: str
                     config.log_group_name,
                     stream,
                     [(millis, text)],
+                    writer_role=getattr(state_machine, "roleArn", None),
                 )
             except Exception:  # logging must never fail an execution
                 LOG.exception("could not write execution history to %s", config.log_group_name)
@@ -881,7 +903,9 @@ def _patch_lambda_invoke_response() -> None:
 
 def lambda_log_sink(spec: FunctionSpec, stream: str, lines: list[tuple[int, str]]) -> None:
     account_id = spec.function_arn.split(":")[4]
-    write_logs(account_id, spec.region, spec.log_group, stream, lines)
+    write_logs(
+        account_id, spec.region, spec.log_group, stream, lines, writer_role=spec.role_arn or None
+    )
 
 
 # --------------------------------------------------------------------------- SQS

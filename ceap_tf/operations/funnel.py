@@ -127,9 +127,10 @@ def build_funnel(wf: Workflow, record: ExecutionRecord, events: list[HistoryEven
     if failure is None and record.status in ("FAILED", "TIMED_OUT", "ABORTED"):
         failure = Failure(None, record.error, record.cause)
     manifests = manifests_of(wf, record.name, wf.stages)
-    if failure is not None and failure.stage is None:
-        # No history (expired logs): the failing stage is the first without a manifest
-        # (or whose data-quality gate refused its data).
+    if failure is not None and failure.stage not in wf.stages:
+        # No history (expired logs), or a state that is not a stage (the fan-out's
+        # Distributed Map, whose child failed, or a Collect step): the failing stage is
+        # the first without a manifest (or whose data-quality gate refused its data).
         failure.stage = failing_stage(wf.stages, manifests)
     if failure is not None and failure.stage and not failure.cause:
         _cause_from_stage_log(wf, record, failure)
