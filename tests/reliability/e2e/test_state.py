@@ -29,8 +29,13 @@ def _lock_info(ceap: Ceap) -> Path:
 
 
 @pytest.fixture(scope="module")
-def runs(ceap: Ceap, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def runs(ceap: Ceap, endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     log = tmp_path_factory.mktemp("state") / "apply.log"
+    # The pipe is the apply's last resource: its CreatePipe is held 45 s, so the apply is
+    # still running when Ctrl-C comes, however long the concurrent apply took (it once
+    # finished first on a fast local cloud, and exited 0). Terraform, interrupted, waits
+    # for that call, well within the runner's 60 s grace.
+    post_fault(endpoint, {"service": "pipes", "method": "POST", "latencyMs": 45_000, "count": 1})
     first = ceap.start("apply", NAME, "--no-smoke", log=log)
 
     def applying() -> bool:
@@ -42,6 +47,7 @@ def runs(ceap: Ceap, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
     first_still_running = first.poll() is None
     first.send_signal(signal.SIGINT)  # what Ctrl-C in its terminal does
     interrupted = first.wait(timeout=300)
+    post_fault(endpoint, None)
     lock_left = _lock_info(ceap).exists()
     resumed = ceap("apply", NAME, "--no-smoke", expect=None)
     return {
